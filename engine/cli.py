@@ -1,0 +1,238 @@
+"""``audioldm-bridge``: the command line. It only builds a :class:`RenderRequest` and calls
+:func:`engine.pipeline.render`; every user error is one line on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .errors import BridgeError
+from .request import SAMPLE_FORMATS, SCHEDULERS, RenderRequest, random_seed
+
+EXIT_USER_ERROR = 2
+EXIT_CANCELLED = 130
+
+
+def _quiet_libraries() -> None:
+    """Library progress bars and load chatter would bury our own progress bar."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    for name in ("transformers", "diffusers", "huggingface_hub"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import diffusers
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+        diffusers.logging.set_verbosity_error()
+        diffusers.utils.logging.disable_progress_bar()
+    except Exception:  # pragma: no cover - logging tweaks must never break the CLI
+        pass
+
+
+# --------------------------------------------------------------------------- options
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None,
+                   help="model folder, hub id (e.g. cvssp/audioldm-s-full-v2) or builtin:NAME "
+                        "(default: builtin:default)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    p.add_argument("--dtype", default="auto", help="auto (float16 on CUDA, else float32), float32, float16")
+
+
+def add_render_options(p: argparse.ArgumentParser) -> None:
+    """Options every render command shares (generate and the three edit modes)."""
+    add_model_options(p)
+    p.add_argument("-o", "--output", default=None,
+                   help="output .wav file (default: a new file in the output library)")
+    p.add_argument("--steps", type=int, default=20, help="sampling steps (default 20)")
+    p.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")
+    p.add_argument("--scheduler", choices=SCHEDULERS, default="dpmpp",
+                   help="dpmpp (DPM-Solver++, default) or ddim")
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM eta (default 0)")
+    p.add_argument("--candidates", type=int, default=1,
+                   help="render K candidates per output and keep the best by CLAP score (default 1)")
+    p.add_argument("--negative", default="", help="negative prompt")
+    p.add_argument("--sample-format", choices=SAMPLE_FORMATS, default="pcm24",
+                   help="pcm24 (default), pcm16 or float32")
+
+
+def common_request_fields(args: argparse.Namespace) -> dict:
+    return dict(
+        steps=args.steps, guidance_scale=args.guidance,
+        seed=args.seed if args.seed is not None else random_seed(),
+        scheduler=args.scheduler, eta=args.eta, candidates=args.candidates,
+        negative_prompt=args.negative, model=args.model, sample_format=args.sample_format,
+    )
+
+
+# --------------------------------------------------------------------------- running a render
+
+def run_render(request: RenderRequest, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .loader import ModelCache
+    from .pipeline import render
+
+    models = ModelCache(device=args.device, dtype=args.dtype)
+    print(f"loading model {request.model or 'builtin:default'} ...", file=sys.stderr)
+    models.get(request.model)
+    bar = tqdm(total=None, unit="step", desc=request.mode, file=sys.stderr, dynamic_ncols=True)
+
+    def progress(info) -> None:
+        if bar.total != info.total:
+            bar.reset(total=info.total)
+        bar.n = info.step
+        bar.refresh()
+
+    try:
+        result = render(request, models, output=args.output, progress=progress)
+    finally:
+        bar.close()
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for clip in result.clips:
+        score = f", CLAP {clip.clap_score:.3f}" if clip.clap_score is not None else ""
+        print(f"{clip.path}  ({clip.frames / clip.sample_rate:.3f} s, {clip.sample_rate} Hz, "
+              f"{clip.channels} ch, seed {clip.seed}{score})")
+    t = result.times
+    print(f"device {result.device}: text {t.text_encoder:.2f} s, unet {t.unet:.2f} s, "
+          f"vae {t.vae_decode:.2f} s, vocoder {t.vocoder:.2f} s", file=sys.stderr)
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    request = RenderRequest(
+        mode="generate", prompt=args.prompt, duration_s=args.duration, variations=args.variations,
+        sample_rate=args.sample_rate, channels=args.channels, raw=args.raw,
+        peak_dbfs=None if args.no_normalize else args.peak_dbfs, **common_request_fields(args),
+    )
+    return run_render(request, args)
+
+
+# --------------------------------------------------------------------------- models
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from . import loader
+
+    if args.models_cmd == "list":
+        rows = [("builtin:default", "trained default model (shipped in the package)",
+                 "ready" if (loader.paths.default_model_dir() / "model_index.json").is_file() else "not bundled"),
+                ("builtin:random-tiny", "tiny random weights, for plumbing tests (sound is noise)", "built on use")]
+        cached = _cached_hub_models()
+        for name in loader.KNOWN_HUB_MODELS:
+            rows.append((name, "AudioLDM checkpoint (diffusers format)",
+                         "on disk" if name in cached else f"not on disk: audioldm-bridge models pull {name}"))
+        for name in sorted(set(cached) - set(loader.KNOWN_HUB_MODELS)):
+            rows.append((name, "cached diffusers model", "on disk"))
+        width = max(len(r[0]) for r in rows)
+        for name, what, state in rows:
+            print(f"{name:<{width}}  {state:<12}  {what}" if len(state) <= 12 else f"{name:<{width}}  {state}")
+        return 0
+    if args.models_cmd == "pull":
+        folder = loader.pull(args.id)
+        print(f"{args.id} is in {folder}")
+        return 0
+    if args.models_cmd == "info":
+        model = loader.load(args.id, args.device, args.dtype)
+        counts = model.parameter_counts()
+        info = {
+            "name": model.name, "folder": str(model.folder), "family": model.family,
+            "device": str(model.device), "dtype": str(model.dtype).replace("torch.", ""),
+            "parameters": counts, "parameters_total": sum(v for k, v in counts.items() if k != "clap"),
+            "sample_rate": model.sample_rate, "max_duration_s": model.max_duration_s,
+            "scheduler": model.scheduler_config.get("_class_name"),
+            "prediction_type": model.scheduler_config.get("prediction_type", "epsilon"),
+            "clap_reranking": model.clap is not None,
+        }
+        print(json.dumps(info, indent=2))
+        return 0
+    raise BridgeError("use: audioldm-bridge models list | pull ID | info ID")
+
+
+def _cached_hub_models() -> set[str]:
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        return {r.repo_id for r in scan_cache_dir().repos if r.repo_type == "model"}
+    except Exception:
+        return set()
+
+
+# --------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audioldm-bridge",
+                                     description="Generative audio for the DAW (AudioLDM).")
+    parser.add_argument("--version", action="version", version=f"audioldm-bridge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="text-to-audio")
+    g.add_argument("prompt", help='what to hear, e.g. "a low kick drum"')
+    g.add_argument("--duration", type=float, default=5.0,
+                   help="seconds, 0.5 to the model's maximum (10.24 s for AudioLDM); default 5")
+    g.add_argument("--variations", type=int, default=1, help="number of output clips (default 1)")
+    g.add_argument("--sample-rate", type=int, default=48_000, help="output rate in Hz (default 48000)")
+    g.add_argument("--channels", type=int, default=1, choices=(1, 2), help="1 (default) or 2 (dual mono)")
+    g.add_argument("--peak-dbfs", type=float, default=-1.0, help="peak normalisation target (default -1)")
+    g.add_argument("--no-normalize", action="store_true", help="keep the model's level")
+    g.add_argument("--raw", action="store_true",
+                   help="the model's waveform untouched: float32, 16 kHz, mono, no gain/fades/normalisation")
+    add_render_options(g)
+    g.set_defaults(func=cmd_generate)
+
+    m = sub.add_parser("models", help="list, pull or inspect models")
+    msub = m.add_subparsers(dest="models_cmd", required=True)
+    msub.add_parser("list", help="built-in models and hub checkpoints, with their state")
+    pull = msub.add_parser("pull", help="download a hub model (the only command that downloads)")
+    pull.add_argument("id")
+    info = msub.add_parser("info", help="load a model and print its facts")
+    info.add_argument("id")
+    add_model_options(info)
+    m.set_defaults(func=cmd_models)
+
+    for extend in EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+#: Other modules add subcommands here (edit modes, serve, jobs) without this file knowing them.
+EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
+
+
+def _load_extensions() -> None:
+    for module in ("engine.editing_cli", "engine.service.cli"):
+        try:
+            __import__(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_libraries()
+    _load_extensions()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BridgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

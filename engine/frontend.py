@@ -1,0 +1,86 @@
+"""AudioLDM's audio front end: 16 kHz waveform -> log-mel, exactly as the original code.
+
+STFT n_fft = win = 1024 (Hann), hop 160, reflect padding of 512 each side; magnitude; 64 slaney
+mel bins from 0 to 8 kHz (librosa's defaults, via transformers' port of the filterbank);
+natural log of clamp(mel, 1e-5). 100 frames per second. Real checkpoints sound wrong if any of
+this differs, so it lives in one place and is tested against an independent computation.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from transformers.audio_utils import mel_filter_bank
+
+SAMPLE_RATE = 16_000
+N_FFT = 1024
+HOP = 160
+N_MELS = 64
+F_MIN = 0.0
+F_MAX = 8_000.0
+LOG_FLOOR = 1e-5
+FRAMES_PER_SECOND = SAMPLE_RATE / HOP
+
+
+@functools.lru_cache(maxsize=None)
+def mel_basis() -> np.ndarray:
+    """The (n_mels, n_fft // 2 + 1) slaney filterbank librosa.filters.mel(sr=16000, n_fft=1024,
+    n_mels=64, fmin=0, fmax=8000) returns."""
+    fb = mel_filter_bank(
+        num_frequency_bins=N_FFT // 2 + 1,
+        num_mel_filters=N_MELS,
+        min_frequency=F_MIN,
+        max_frequency=F_MAX,
+        sampling_rate=SAMPLE_RATE,
+        norm="slaney",
+        mel_scale="slaney",
+    )
+    return np.ascontiguousarray(fb.T.astype(np.float32))
+
+
+@functools.lru_cache(maxsize=None)
+def mel_bin_centres_hz() -> np.ndarray:
+    """Centre frequency (Hz) of each of the 64 mel bins: the peak of its triangle."""
+    freqs = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    return freqs[np.argmax(mel_basis(), axis=1)]
+
+
+def preprocess_waveform(wav: np.ndarray) -> np.ndarray:
+    """The original preprocessing: remove the mean, scale the peak to 0.5 (silence stays silent)."""
+    wav = np.asarray(wav, dtype=np.float32)
+    wav = wav - wav.mean(axis=-1, keepdims=True)
+    peak = np.max(np.abs(wav), axis=-1, keepdims=True)
+    return (0.5 * wav / np.maximum(peak, 1e-8)).astype(np.float32)
+
+
+def log_mel(wav: torch.Tensor) -> torch.Tensor:
+    """(B, N) or (N,) float waveform at 16 kHz -> (B, frames, 64) natural-log mel.
+
+    frames = N // 160 + 1 (centre-style padding); callers crop to the frames they need.
+    """
+    squeeze = wav.dim() == 1
+    if squeeze:
+        wav = wav[None]
+    wav = wav.float()
+    padded = torch.nn.functional.pad(wav[:, None], (N_FFT // 2, N_FFT // 2), mode="reflect")[:, 0]
+    window = torch.hann_window(N_FFT, device=wav.device)
+    spec = torch.stft(padded, N_FFT, hop_length=HOP, win_length=N_FFT, window=window,
+                      center=False, return_complex=True).abs()
+    basis = torch.from_numpy(mel_basis()).to(wav.device)
+    mel = torch.matmul(basis, spec)  # (B, 64, frames)
+    out = torch.log(torch.clamp(mel, min=LOG_FLOOR)).transpose(1, 2)
+    return out[0] if squeeze else out
+
+
+def frames_for_samples(n_samples: int, multiple: int = 1) -> int:
+    """Mel frames needed to cover ``n_samples`` at 16 kHz, rounded up to ``multiple`` (VAE factor)."""
+    frames = -(-n_samples // HOP)
+    return -(-frames // multiple) * multiple
+
+
+def cutoff_to_mel_bin(cutoff_hz: float) -> int:
+    """Index of the first mel bin whose centre lies at or above ``cutoff_hz``."""
+    centres = mel_bin_centres_hz()
+    return int(np.searchsorted(centres, cutoff_hz, side="left"))

@@ -1,0 +1,35 @@
+"""Stable per-user folders (platformdirs), never temp dirs. Each can be overridden by env vars."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP = "audioldm-bridge"
+
+
+def _folder(env: str, default: str) -> Path:
+    return Path(os.environ.get(env) or default).expanduser()
+
+
+def data_dir() -> Path:
+    """User data (queue journal, settings). ``AUDIOLDM_BRIDGE_DATA`` overrides."""
+    return _folder("AUDIOLDM_BRIDGE_DATA", platformdirs.user_data_dir(APP, appauthor=False))
+
+
+def output_dir() -> Path:
+    """The output library: where renders go when no path is given. ``AUDIOLDM_BRIDGE_OUTPUT`` overrides."""
+    music = platformdirs.user_music_dir()
+    return _folder("AUDIOLDM_BRIDGE_OUTPUT", str(Path(music) / "AudioLDM Bridge"))
+
+
+def cache_dir() -> Path:
+    """Rebuildable things (the random test model). ``AUDIOLDM_BRIDGE_CACHE`` overrides."""
+    return _folder("AUDIOLDM_BRIDGE_CACHE", platformdirs.user_cache_dir(APP, appauthor=False))
+
+
+def default_model_dir() -> Path:
+    """The trained default model shipped inside the package."""
+    return Path(__file__).resolve().parent / "default_model" / "weights"

@@ -1,0 +1,220 @@
+"""The one request type that describes every render.
+
+The CLI, the GUI, OSC and MIDI only *build* a :class:`RenderRequest`; it validates itself once,
+in ``__post_init__``, and every message says which parameter is wrong and what range is allowed.
+Checks that need the model (its maximum duration) happen in the pipeline, also with clear text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import InvalidRequest
+
+Mode = Literal["generate", "style_transfer", "inpaint", "upsample"]
+MODES: tuple[str, ...] = ("generate", "style_transfer", "inpaint", "upsample")
+SCHEDULERS: tuple[str, ...] = ("ddim", "dpmpp")
+SAMPLE_FORMATS: tuple[str, ...] = ("pcm16", "pcm24", "float32")
+
+#: The model works at 16 kHz; the writer resamples to any of these DAW rates.
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 192_000
+#: Shortest clip the engine renders (one VAE-aligned latent block is 40 ms; 0.5 s is the product's floor).
+MIN_DURATION_S = 0.5
+#: Absolute ceiling before the model is known; each model also has its own maximum.
+MAX_DURATION_S = 600.0
+MAX_STEPS = 1000
+MAX_CANDIDATES = 16
+MAX_VARIATIONS = 16
+MAX_PROMPT_CHARS = 1000
+
+
+def random_seed() -> int:
+    """A fresh seed in the range every torch generator accepts; recorded so renders can be repeated."""
+    return secrets.randbelow(2**31 - 1)
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """Everything needed to render, and re-render exactly, one clip (or several variations).
+
+    Units: seconds for times, Hz for rates. ``seed`` seeds a CPU ``torch.Generator`` (as diffusers
+    does), variation ``i`` candidate ``j`` uses ``seed + i * candidates + j`` so every output file
+    can be reproduced from its own recorded seed with ``variations=candidates=1``.
+    """
+
+    mode: Mode = "generate"
+    prompt: str = ""
+    negative_prompt: str = ""
+    #: Length of a generated clip (mode "generate"); edits use the source region's length.
+    duration_s: float = 5.0
+    steps: int = 20
+    guidance_scale: float = 2.5
+    seed: int = field(default_factory=random_seed)
+    scheduler: str = "dpmpp"
+    #: DDIM eta (0 = deterministic, as diffusers' AudioLDMPipeline). Ignored by DPM-Solver++.
+    eta: float = 0.0
+    #: Number of output clips.
+    variations: int = 1
+    #: Candidates rendered per output clip; the best by CLAP text-audio similarity is kept.
+    candidates: int = 1
+    #: Model folder, hub id, or ``builtin:NAME``. None means the built-in default model.
+    model: str | None = None
+
+    # --- output ---
+    sample_rate: int = 48_000
+    channels: int = 1
+    sample_format: str = "pcm24"
+    #: True: the model's waveform untouched (float32, 16 kHz, mono, no gain, fades or normalisation).
+    raw: bool = False
+    #: Peak normalisation target in dBFS for non-raw output; None leaves the level alone.
+    peak_dbfs: float | None = -1.0
+
+    # --- editing a region of an existing file (style_transfer / inpaint / upsample) ---
+    source_path: str | None = None
+    region_start_s: float | None = None
+    region_end_s: float | None = None
+    #: Inpainting gap, in source-file seconds (inside the region).
+    gap_start_s: float | None = None
+    gap_end_s: float | None = None
+    #: Style-transfer strength, 0 (source back) .. 1 (fresh render guided by the prompt).
+    strength: float = 0.5
+    #: Super-resolution cutoff in Hz; None detects it from the source spectrum.
+    cutoff_hz: float | None = None
+    #: Where the region starts on the DAW timeline (seconds), written as the BWF time reference.
+    timeline_position_s: float | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # ------------------------------------------------------------------ helpers
+    def replace(self, **changes: Any) -> "RenderRequest":
+        """A validated copy with some fields changed (the request itself is immutable)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RenderRequest":
+        """Build from plain data (JSON, OSC, presets); unknown keys are an error, not ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InvalidRequest(
+                f"unknown request field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}"
+            )
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RenderRequest":
+        return cls.from_dict(json.loads(text))
+
+    def seed_for(self, variation: int, candidate: int) -> int:
+        return self.seed + variation * self.candidates + candidate
+
+    @property
+    def is_edit(self) -> bool:
+        return self.mode != "generate"
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequest(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise InvalidRequest(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _integer(value: Any, name: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{name} must be a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise InvalidRequest(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _validate(r: RenderRequest) -> None:
+    if r.mode not in MODES:
+        raise InvalidRequest(f"unknown mode {r.mode!r}; use one of: {', '.join(MODES)}")
+    for name in ("prompt", "negative_prompt"):
+        text = getattr(r, name)
+        if not isinstance(text, str):
+            raise InvalidRequest(f"{name} must be text, got {text!r}")
+        if len(text) > MAX_PROMPT_CHARS:
+            raise InvalidRequest(f"{name} is {len(text)} characters long; the limit is {MAX_PROMPT_CHARS}")
+    if r.mode in ("generate", "style_transfer") and not r.prompt.strip():
+        raise InvalidRequest(f"mode {r.mode} needs a prompt describing the sound, e.g. \"a low kick drum\"")
+    duration = _number(r.duration_s, "duration_s")
+    if not MIN_DURATION_S <= duration <= MAX_DURATION_S:
+        raise InvalidRequest(
+            f"duration must be between {MIN_DURATION_S} s and the model's maximum, got {duration:g} s"
+        )
+    _integer(r.steps, "steps", 1, MAX_STEPS)
+    guidance = _number(r.guidance_scale, "guidance_scale")
+    if not 0.0 <= guidance <= 30.0:
+        raise InvalidRequest(f"guidance_scale must be between 0 and 30, got {guidance:g}")
+    _integer(r.seed, "seed", 0, 2**63 - 1)
+    if r.scheduler not in SCHEDULERS:
+        raise InvalidRequest(f"unknown scheduler {r.scheduler!r}; use one of: {', '.join(SCHEDULERS)}")
+    eta = _number(r.eta, "eta")
+    if not 0.0 <= eta <= 1.0:
+        raise InvalidRequest(f"eta must be between 0 and 1, got {eta:g}")
+    _integer(r.variations, "variations", 1, MAX_VARIATIONS)
+    _integer(r.candidates, "candidates", 1, MAX_CANDIDATES)
+    if r.model is not None and (not isinstance(r.model, str) or not r.model.strip()):
+        raise InvalidRequest(f"model must be a folder, a hub id or builtin:NAME, got {r.model!r}")
+    _integer(r.sample_rate, "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
+    _integer(r.channels, "channels", 1, 2)
+    if r.sample_format not in SAMPLE_FORMATS:
+        raise InvalidRequest(
+            f"unknown sample_format {r.sample_format!r}; use one of: {', '.join(SAMPLE_FORMATS)}"
+        )
+    if r.peak_dbfs is not None:
+        peak = _number(r.peak_dbfs, "peak_dbfs")
+        if not -60.0 <= peak <= 0.0:
+            raise InvalidRequest(f"peak_dbfs must be between -60 and 0 dBFS, got {peak:g}")
+    strength = _number(r.strength, "strength")
+    if not 0.0 <= strength <= 1.0:
+        raise InvalidRequest(f"strength must be between 0 and 1, got {strength:g}")
+
+    if r.is_edit:
+        if not r.source_path:
+            raise InvalidRequest(f"mode {r.mode} needs a source audio file")
+        for name in ("region_start_s", "region_end_s", "gap_start_s", "gap_end_s", "cutoff_hz",
+                     "timeline_position_s"):
+            value = getattr(r, name)
+            if value is not None:
+                _number(value, name)
+        if r.region_start_s is not None and r.region_start_s < 0:
+            raise InvalidRequest(f"region start must be >= 0 s, got {r.region_start_s:g}")
+        if (r.region_start_s is not None and r.region_end_s is not None
+                and r.region_end_s <= r.region_start_s):
+            raise InvalidRequest(
+                f"region end ({r.region_end_s:g} s) must be after its start ({r.region_start_s:g} s)"
+            )
+        if r.mode == "inpaint":
+            if r.gap_start_s is None or r.gap_end_s is None:
+                raise InvalidRequest("inpaint needs a gap: --gap START END in seconds of the source file")
+            if r.gap_end_s <= r.gap_start_s:
+                raise InvalidRequest(
+                    f"gap end ({r.gap_end_s:g} s) must be after gap start ({r.gap_start_s:g} s)"
+                )
+            if r.region_start_s is not None and r.gap_start_s < r.region_start_s:
+                raise InvalidRequest("the gap must start inside the region")
+            if r.region_end_s is not None and r.gap_end_s > r.region_end_s:
+                raise InvalidRequest("the gap must end inside the region")
+        if r.cutoff_hz is not None and not 500.0 <= r.cutoff_hz <= 7_900.0:
+            raise InvalidRequest(
+                f"cutoff must be between 500 Hz and 7900 Hz (the model's ceiling is 8 kHz), got {r.cutoff_hz:g}"
+            )
+    elif r.source_path is not None:
+        raise InvalidRequest("mode generate takes no source file; use style_transfer, inpaint or upsample")

@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny random AudioLDM models built once per session (no download)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Keep user folders out of the tests and never touch the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIOLDM_BRIDGE_OUTPUT", str(tmp_path / "library"))
+    monkeypatch.setenv("AUDIOLDM_BRIDGE_DATA", str(tmp_path / "data"))
+
+
+@pytest.fixture(scope="session")
+def model_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(model_root) -> Path:
+    """Two-block UNet, with a tiny CLAP audio branch for re-ranking."""
+    from engine.random_model import build_random_audioldm
+
+    return build_random_audioldm(model_root / "tiny", size="tiny", seed=0, with_clap=True)
+
+
+@pytest.fixture(scope="session")
+def tiny3_model_dir(model_root) -> Path:
+    """Three-block UNet, no CLAP audio branch."""
+    from engine.random_model import build_random_audioldm
+
+    return build_random_audioldm(model_root / "tiny3", size="tiny3", seed=1, with_clap=False)
+
+
+@pytest.fixture(scope="session")
+def models():
+    from engine.loader import ModelCache
+
+    return ModelCache(device="cpu")
