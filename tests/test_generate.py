@@ -1,0 +1,123 @@
+"""Text-to-audio through the one entry point, on tiny random models."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from engine.audio_io import read_provenance
+from engine.errors import Cancelled, InvalidRequest
+from engine.pipeline import generate_waveforms, render
+from engine.request import RenderRequest
+
+
+def req(model_dir, **kw):
+    base = dict(prompt="a low kick drum", duration_s=0.6, steps=2, seed=11, model=str(model_dir))
+    base.update(kw)
+    return RenderRequest(**base)
+
+
+@pytest.mark.parametrize("rate,channels,duration,fmt", [(48000, 2, 0.6, "pcm24"), (44100, 1, 1.37, "float32"),
+                                                        (22050, 1, 0.53, "pcm16")])
+def test_exact_length_rate_channels(tiny_model_dir, models, tmp_path, rate, channels, duration, fmt):
+    result = render(req(tiny_model_dir, sample_rate=rate, channels=channels, duration_s=duration,
+                        sample_format=fmt), models, output=tmp_path / "o.wav")
+    info = sf.info(str(result.clips[0].path))
+    assert info.samplerate == rate and info.channels == channels
+    assert info.frames == round(duration * rate)
+    data, _ = sf.read(str(result.clips[0].path), dtype="float32")
+    assert np.all(np.isfinite(data))
+    assert abs(np.max(np.abs(data)) - 10 ** (-1 / 20)) < 2e-3  # default peak normalisation to -1 dBFS
+
+
+def test_raw_is_the_model_waveform_untouched(tiny_model_dir, models, tmp_path):
+    r = req(tiny_model_dir, raw=True, scheduler="ddim")
+    result = render(r, models, output=tmp_path / "raw.wav")
+    data, sr = sf.read(str(result.clips[0].path), dtype="float32")
+    expected = generate_waveforms(models.get(r.model), r).audio[0]
+    assert sr == 16000 and sf.info(str(result.clips[0].path)).subtype == "FLOAT"
+    np.testing.assert_array_equal(data, expected)
+
+
+def test_provenance_allows_an_exact_rerender(tiny_model_dir, models, tmp_path):
+    r = req(tiny_model_dir, variations=2, candidates=2, raw=True)
+    result = render(r, models, output=tmp_path / "v.wav")
+    assert [c.path.name for c in result.clips] == ["v-v1.wav", "v-v2.wav"]
+    for clip in result.clips:
+        meta = read_provenance(clip.path)
+        assert meta["seed"] == clip.seed and meta["prompt"] == r.prompt and meta["model"] == r.model
+        again = generate_waveforms(models.get(r.model), r.replace(seed=meta["seed"], variations=1, candidates=1))
+        data, _ = sf.read(str(clip.path), dtype="float32")
+        np.testing.assert_array_equal(data, again.audio[0])
+
+
+def test_clap_reranking_keeps_the_best_candidate(tiny_model_dir, models):
+    from engine.sampling import clap_scores
+
+    model = models.get(str(tiny_model_dir))
+    r = req(tiny_model_dir, candidates=3, raw=True)
+    result = generate_waveforms(model, r)
+    singles = [generate_waveforms(model, r.replace(seed=r.seed + c, candidates=1)).audio[0] for c in range(3)]
+    scores = clap_scores(model, r.prompt, np.stack(singles))
+    best = int(np.argmax(scores))
+    assert result.seeds == [r.seed + best]
+    assert result.scores[0] == pytest.approx(float(scores[best]), abs=1e-5)
+    np.testing.assert_array_equal(result.audio[0], singles[best])
+
+
+def test_without_clap_candidates_warn_and_keep_the_first(tiny3_model_dir, models):
+    r = req(tiny3_model_dir, candidates=2, raw=True)
+    result = generate_waveforms(models.get(r.model), r)
+    assert result.seeds == [r.seed] and "cannot be re-ranked" in result.warnings[0]
+
+
+def test_progress_every_step_and_cancel_between_steps(tiny_model_dir, models):
+    model = models.get(str(tiny_model_dir))
+    seen = []
+    generate_waveforms(model, req(tiny_model_dir, steps=4, variations=2), progress=seen.append)
+    assert [s.step for s in seen] == list(range(1, 9)) and all(s.total == 8 for s in seen)
+    assert seen[-1].eta_s == 0
+
+    steps_run = []
+
+    def cancel():
+        return len(steps_run) >= 2
+
+    with pytest.raises(Cancelled):
+        generate_waveforms(model, req(tiny_model_dir, steps=6), progress=steps_run.append, cancel=cancel)
+    assert len(steps_run) == 2  # stopped before the third step
+
+
+def test_preview_waveforms_are_decoded_from_the_clean_estimate(tiny_model_dir, models):
+    model = models.get(str(tiny_model_dir))
+    seen = []
+    generate_waveforms(model, req(tiny_model_dir, steps=4), progress=seen.append, preview_every=2)
+    previews = [s.preview for s in seen if s.preview is not None]
+    assert len(previews) == 1 and previews[0].shape == (int(0.6 * 16000),)
+    assert np.all(np.isfinite(previews[0]))
+
+
+def test_both_schedulers_and_durations_not_multiples_of_2_5(tiny3_model_dir, models):
+    model = models.get(str(tiny3_model_dir))
+    for scheduler in ("ddim", "dpmpp"):
+        for duration in (0.5, 0.77, 3.1):
+            out = generate_waveforms(model, req(tiny3_model_dir, scheduler=scheduler, duration_s=duration))
+            assert out.audio[0].shape == (round(duration * 16000),)
+            assert np.all(np.isfinite(out.audio[0])) and np.std(out.audio[0]) > 0
+
+
+def test_duration_over_the_model_maximum_is_refused(tiny_model_dir, models):
+    with pytest.raises(InvalidRequest, match="maximum of 10.24"):
+        generate_waveforms(models.get(str(tiny_model_dir)), req(tiny_model_dir, duration_s=12))
+
+
+def test_engine_never_imports_qt():
+    import subprocess
+
+    code = ("import sys, engine.cli, engine.pipeline, engine.loader, engine.sampling, engine.audio_io;"
+            "bad=[m for m in sys.modules if m.split('.')[0] in ('PyQt6','PySide6','pyqtgraph')];"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
