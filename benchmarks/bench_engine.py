@@ -1,0 +1,147 @@
+"""Engine vs diffusers' AudioLDMPipeline on the full AudioLDM-S architecture (random weights).
+
+Renders 10.24 s with 10 DDIM steps (eta 0, guidance 2.5) through our engine and through the
+deprecated diffusers pipeline on the same weights, each in its own process (so peak RSS is its own),
+and prints wall seconds, the ratio ours/reference, peak RSS and the per-stage split.
+
+    python benchmarks/bench_engine.py [--size s] [--duration 10.24] [--steps 10] [--threads N]
+
+The model folder (~1.7 GB) is built once under the cache folder and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROMPT = "a dog barking in the rain"
+
+
+def build(size: str) -> Path:
+    from engine import paths
+    from engine.random_model import build_random_audioldm
+
+    folder = paths.cache_dir() / "models" / f"random-{size}"
+    if not (folder / "model_index.json").is_file():
+        t0 = time.perf_counter()
+        build_random_audioldm(folder, size=size, seed=0)
+        print(f"built random AudioLDM-{size.upper()} in {time.perf_counter() - t0:.1f} s -> {folder}")
+    return folder
+
+
+class StageTimer:
+    """Wraps a module's forward (or a method) and sums its wall time."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {}
+
+    def wrap(self, name: str, obj, attr: str = "forward"):
+        original = getattr(obj, attr)
+
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t0
+
+        setattr(obj, attr, timed)
+
+
+def child(which: str, folder: str, duration: float, steps: int, threads: int) -> dict:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    from engine.cli import _quiet_libraries
+
+    _quiet_libraries()
+    from engine import loader
+
+    t0 = time.perf_counter()
+    model = loader.load(folder, device="cpu")
+    load_s = time.perf_counter() - t0
+    if which == "ours":
+        from engine.pipeline import generate_waveforms
+        from engine.request import RenderRequest
+
+        req = RenderRequest(prompt=PROMPT, duration_s=duration, steps=steps, guidance_scale=2.5, seed=0,
+                            scheduler="ddim", raw=True)
+        t0 = time.perf_counter()
+        out = generate_waveforms(model, req)
+        wall = time.perf_counter() - t0
+        t = out.times
+        stages = {"text_encoder": t.text_encoder, "unet_steps": t.unet, "vae_decode": t.vae_decode,
+                  "vocoder": t.vocoder}
+        wav = out.audio[0]
+    else:
+        from diffusers import DDIMScheduler
+        from diffusers.pipelines.deprecated.audioldm import AudioLDMPipeline
+
+        pipe = AudioLDMPipeline(vae=model.vae, text_encoder=model.text_encoder, tokenizer=model.tokenizer,
+                                unet=model.unet, scheduler=DDIMScheduler.from_config(model.scheduler_config),
+                                vocoder=model.vocoder)
+        pipe.set_progress_bar_config(disable=True)
+        timer = StageTimer()
+        timer.wrap("text_encoder", model.text_encoder)
+        timer.wrap("unet_steps", model.unet)
+        timer.wrap("vae_decode", model.vae, "decode")
+        timer.wrap("vocoder", model.vocoder)
+        t0 = time.perf_counter()
+        wav = pipe(PROMPT, audio_length_in_s=duration, num_inference_steps=steps, guidance_scale=2.5,
+                   generator=torch.Generator("cpu").manual_seed(0)).audios[0]
+        wall = time.perf_counter() - t0
+        stages = timer.times
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"which": which, "wall_s": wall, "load_s": load_s, "peak_rss_mb": peak_mb, "stages": stages,
+            "samples": int(len(wav)), "peak": float(abs(wav).max()), "threads": torch.get_num_threads(),
+            "wav_head": [float(x) for x in wav[:2000:100]]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", default="s", help="random model size: s (AudioLDM-S), tiny, tiny3")
+    ap.add_argument("--duration", type=float, default=10.24)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--folder", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.folder, args.duration, args.steps, args.threads)))
+        return
+
+    folder = build(args.size)
+    results = {}
+    for which in ("reference", "ours"):
+        proc = subprocess.run([sys.executable, __file__, "--child", which, "--folder", str(folder),
+                               "--duration", str(args.duration), "--steps", str(args.steps),
+                               "--threads", str(args.threads)],
+                              capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        if proc.returncode != 0:
+            sys.exit(f"{which} run failed:\n{proc.stderr[-3000:]}")
+        results[which] = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    ref, ours = results["reference"], results["ours"]
+    same = max(abs(a - b) for a, b in zip(ref["wav_head"], ours["wav_head"])) <= 1e-4 * max(ref["peak"], 1e-9)
+    print(f"\nAudioLDM-{args.size.upper()} random weights, {args.duration} s, {args.steps} DDIM steps, "
+          f"guidance 2.5, CPU threads {ours['threads']}")
+    print(f"{'':14}{'reference':>12}{'ours':>12}{'ours/ref':>10}")
+    print(f"{'wall (s)':14}{ref['wall_s']:12.2f}{ours['wall_s']:12.2f}{ours['wall_s'] / ref['wall_s']:10.3f}")
+    print(f"{'peak RSS (MB)':14}{ref['peak_rss_mb']:12.0f}{ours['peak_rss_mb']:12.0f}"
+          f"{ours['peak_rss_mb'] / ref['peak_rss_mb']:10.3f}")
+    print(f"{'model load (s)':14}{ref['load_s']:12.2f}{ours['load_s']:12.2f}")
+    for stage in ("text_encoder", "unet_steps", "vae_decode", "vocoder"):
+        r, o = ref["stages"].get(stage, 0.0), ours["stages"].get(stage, 0.0)
+        print(f"{stage:14}{r:12.2f}{o:12.2f}{(o / r if r else float('nan')):10.3f}")
+    print(f"waveforms agree (first samples, 1e-4 of peak): {same}")
+
+
+if __name__ == "__main__":
+    main()
