@@ -235,11 +235,21 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
                 f"the download may be partial: pull it again"
             ) from exc
 
+    meta: dict[str, Any] = {}
+    meta_file = folder / "audioldm_bridge.json"
+    if meta_file.is_file():
+        meta = json.loads(meta_file.read_text())
+
     unet = part("unet", UNet2DConditionModel.from_pretrained)
     vae = part("vae", AutoencoderKL.from_pretrained)
     text_encoder = part("text_encoder", ClapTextModelWithProjection.from_pretrained)
     tokenizer = part("tokenizer", AutoTokenizer.from_pretrained)
-    vocoder = part("vocoder", SpeechT5HifiGan.from_pretrained)
+    if meta.get("vocoder") == "griffin-lim":
+        from .griffinlim import GriffinLimVocoder
+
+        vocoder = GriffinLimVocoder(**meta.get("griffin_lim", {}))
+    else:
+        vocoder = part("vocoder", SpeechT5HifiGan.from_pretrained)
     sched_file = folder / "scheduler" / "scheduler_config.json"
     try:
         scheduler_config = json.loads(sched_file.read_text())
@@ -253,18 +263,17 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
 
         clap = part("clap", ClapModel.from_pretrained)
         clap_processor = part("clap", ClapFeatureExtractor.from_pretrained)
+    elif (folder / "clap_audio" / "config.json").is_file():
+        # The default model's small CLAP audio branch (a CNN on the same log-mel).
+        from .default_model.clap_audio import SmallClapAudio
 
-    meta: dict[str, Any] = {}
-    meta_file = folder / "audioldm_bridge.json"
-    if meta_file.is_file():
-        meta = json.loads(meta_file.read_text())
+        clap = part("clap_audio", SmallClapAudio.from_pretrained)
 
     for module in (unet, vae, text_encoder, vocoder) + ((clap,) if clap is not None else ()):
         module.eval().requires_grad_(False)
     for module in (unet, vae, text_encoder, vocoder):
-        module.to(device)
-        if dtype != torch.float32:
-            module.to(dtype)
+        # Always cast: weights may be stored in float16 (the default model is) but run in float32.
+        module.to(device=device, dtype=dtype)
     if clap is not None:
         # CLAP only scores candidates; float32 keeps the HTSAT front end stable on every device.
         clap.to(device, torch.float32)

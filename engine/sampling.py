@@ -262,6 +262,8 @@ def clap_scores(model: LoadedModel, prompt: str, waveforms: np.ndarray) -> np.nd
     """
     if model.clap is None:
         return None
+    if hasattr(model.clap, "score"):  # a CLAP audio branch that scores on our own log-mel
+        return model.clap.score(model, prompt, waveforms)
     from .dsp import resample
 
     proc = model.clap_processor

@@ -1,0 +1,75 @@
+"""The audio branch of the default model's small CLAP: a CNN over AudioLDM's log-mel.
+
+The real CLAP audio branch (HTSAT) is far too large to train on this project's CPU; this one reads
+the same 64-bin log-mel the rest of the model uses, so it needs no second front end. It is trained
+contrastively with the CLAP text encoder (``ClapTextModelWithProjection``) and is used to re-rank
+candidates (:meth:`SmallClapAudio.score`) exactly like a full CLAP model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class SmallClapAudio(nn.Module):
+    def __init__(self, projection_dim: int = 128, channels: tuple[int, ...] = (32, 64, 128, 128)) -> None:
+        super().__init__()
+        self.config = {"projection_dim": projection_dim, "channels": list(channels)}
+        layers: list[nn.Module] = []
+        c_in = 1
+        for c in channels:
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(8, c), nn.SiLU(),
+                       nn.Conv2d(c, c, 3, padding=1), nn.GroupNorm(8, c), nn.SiLU()]
+            c_in = c
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Linear(2 * c_in, 256), nn.SiLU(), nn.Linear(256, projection_dim))
+
+    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """(B, T, 64) log-mel -> (B, D) L2-normalised audio embedding."""
+        # Centre the log-mel roughly (silence is log(1e-5) = -11.5) so the first conv starts sane.
+        h = self.body(((log_mel + 5.0) / 4.0)[:, None])
+        pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
+        return F.normalize(self.head(pooled), dim=-1)
+
+    # ------------------------------------------------------------------ persistence
+    def save_pretrained(self, folder: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CONFIG_NAME).write_text(json.dumps(self.config, indent=2))
+        save_file({k: v.detach().half().contiguous() for k, v in self.state_dict().items()},
+                  str(folder / WEIGHTS_NAME))
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path) -> "SmallClapAudio":
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        cfg = json.loads((folder / CONFIG_NAME).read_text())
+        model = cls(cfg["projection_dim"], tuple(cfg["channels"]))
+        state = {k: v.float() for k, v in load_file(str(folder / WEIGHTS_NAME)).items()}
+        model.load_state_dict(state)
+        return model.eval()
+
+    # ------------------------------------------------------------------ re-ranking
+    @torch.inference_mode()
+    def score(self, model, prompt: str, waveforms: np.ndarray) -> np.ndarray:
+        """Cosine similarity of each 16 kHz waveform to ``prompt`` (text via the model's CLAP text encoder)."""
+        from ..frontend import log_mel, preprocess_waveform
+        from ..sampling import encode_text
+
+        wav = torch.from_numpy(preprocess_waveform(np.asarray(waveforms, dtype=np.float32)))
+        device = next(self.parameters()).device
+        audio = self(log_mel(wav.to(device)))
+        text = encode_text(model, [prompt]).float().to(device)
+        return (audio @ F.normalize(text, dim=-1).T)[:, 0].cpu().numpy()

@@ -1,0 +1,498 @@
+"""Train the built-in default model from nothing: one command, fixed seeds, resumable.
+
+    python -m engine.default_model.train [--work DIR] [--out DIR] [--stages corpus,vae,clap,unet,export]
+
+Stages (each saves its result in the work folder and is skipped when that result exists; the long
+ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
+
+1. corpus  synthesise N captioned clips (engine/default_model/corpus.py), AudioLDM log-mels
+2. vae     ``AutoencoderKL`` on random 64-frame log-mel crops (fully convolutional, so crops train
+           the same weights as whole clips), L1 + small KL; scaling factor = 1 / latent std
+3. clap    byte-level BPE tokenizer on the training captions (saved in RoBERTa format) +
+           ``ClapTextModelWithProjection`` + a CNN audio encoder, contrastive (symmetric InfoNCE)
+4. unet    ``UNet2DConditionModel`` (simple_projection class conditioning, concatenated to the
+           time embedding as AudioLDM) on precomputed VAE latents, v-prediction with zero-terminal
+           SNR and trailing timesteps, EMA weights, 10 % condition dropout for CFG; conditioned on
+           CLAP text embeddings (``--condition text``, default) or, as the paper, CLAP audio
+           embeddings (``--condition audio``)
+5. export  diffusers-format folder (fp16 safetensors) + ``audioldm_bridge.json``; the vocoder is
+           Griffin-Lim (see ``--vocoder``), the CLAP audio branch goes to ``clap_audio/``
+
+The shared reference's measured attempt motivates the choices: epsilon prediction diverged when
+sampling from pure noise; v-prediction + zero-SNR + trailing + EMA did not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import paths
+from ..frontend import log_mel
+
+CLIP_S = 2.56
+CLIP_FRAMES = 256
+SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear",
+                 prediction_type="v_prediction", rescale_betas_zero_snr=True, timestep_spacing="trailing",
+                 clip_sample=False, set_alpha_to_one=False, steps_offset=0)
+
+
+@dataclass
+class Config:
+    n_clips: int = 4000
+    seed: int = 20261125
+    vae_steps: int = 1000
+    vae_batch: int = 16
+    vae_crop: int = 64
+    clap_steps: int = 1500
+    clap_batch: int = 128
+    clap_dim: int = 128
+    text_hidden: int = 128
+    text_layers: int = 3
+    text_vocab: int = 1200
+    text_max_length: int = 48
+    unet_steps: int = 3000
+    unet_batch: int = 32
+    unet_channels: tuple[int, ...] = (64, 128, 192)
+    unet_layers: int = 1
+    unet_lr: float = 5e-4
+    ema: float = 0.998
+    condition: str = "text"
+    cfg_dropout: float = 0.1
+    ckpt_every: int = 200
+    threads: int = 0
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# =========================================================================== 1. corpus
+
+def _example(i_seed):
+    from .corpus import make_example
+
+    ex = make_example(i_seed, duration_s=CLIP_S)
+    return ex.audio, ex.caption, ex.families, {k: v for k, v in ex.attributes.items()
+                                               if isinstance(v, (str, int, float, bool)) or v is None}
+
+
+def stage_corpus(cfg: Config, work: Path) -> None:
+    out = work / "corpus.npz"
+    if out.exists():
+        return
+    from multiprocessing import get_context
+
+    from .corpus import example_seed
+
+    seeds = [example_seed(cfg.seed, i) for i in range(cfg.n_clips)]
+    log(f"corpus: synthesising {cfg.n_clips} clips")
+    t0 = time.perf_counter()
+    with get_context("spawn").Pool(max(1, os.cpu_count() or 1)) as pool:
+        items = pool.map(_example, seeds, chunksize=64)
+    mels = np.zeros((cfg.n_clips, CLIP_FRAMES, 64), dtype=np.float16)
+    for start in range(0, cfg.n_clips, 256):
+        batch = torch.from_numpy(np.stack([a for a, *_ in items[start:start + 256]]))
+        mels[start:start + len(batch)] = log_mel(batch)[:, :CLIP_FRAMES].numpy().astype(np.float16)
+    meta = {"captions": [c for _, c, _, _ in items], "families": [list(f) for _, _, f, _ in items],
+            "attributes": [a for *_, a in items]}
+    np.savez(work / "corpus.tmp.npz", mels=mels)
+    os.replace(work / "corpus.tmp.npz", out)
+    (work / "corpus.json").write_text(json.dumps(meta))
+    log(f"corpus: done in {time.perf_counter() - t0:.0f} s, {len(set(meta['captions']))} distinct captions")
+
+
+def load_corpus(work: Path) -> tuple[np.ndarray, dict]:
+    return np.load(work / "corpus.npz")["mels"], json.loads((work / "corpus.json").read_text())
+
+
+# =========================================================================== checkpoints
+
+class Checkpoint:
+    """Resumable training state: modules + optimiser + step, written atomically."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def load(self, modules: dict, opt) -> int:
+        if not self.path.exists():
+            return 0
+        state = torch.load(self.path, map_location="cpu", weights_only=False)
+        for k, m in modules.items():
+            m.load_state_dict(state[k])
+        opt.load_state_dict(state["opt"])
+        log(f"resumed {self.path.name} at step {state['step']}")
+        return int(state["step"])
+
+    def save(self, modules: dict, opt, step: int) -> None:
+        state = {k: m.state_dict() for k, m in modules.items()}
+        state.update(opt=opt.state_dict(), step=step)
+        tmp = self.path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.path)
+
+
+def lr_at(step: int, total: int, base: float, warmup: int = 100) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup))))
+
+
+# =========================================================================== 2. VAE
+
+def make_vae():
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(in_channels=1, out_channels=1, latent_channels=8, block_out_channels=(32, 64, 64),
+                         layers_per_block=1, down_block_types=("DownEncoderBlock2D",) * 3,
+                         up_block_types=("UpDecoderBlock2D",) * 3, norm_num_groups=32, sample_size=CLIP_FRAMES,
+                         mid_block_add_attention=False)
+
+
+def stage_vae(cfg: Config, work: Path) -> None:
+    final = work / "vae"
+    if (final / "config.json").exists():
+        return
+    mels, _ = load_corpus(work)
+    torch.manual_seed(cfg.seed + 1)
+    rng = np.random.default_rng(cfg.seed + 1)
+    vae = make_vae().train()
+    opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
+    ckpt = Checkpoint(work / "vae.ckpt")
+    step = ckpt.load({"vae": vae}, opt)
+    log(f"vae: {sum(p.numel() for p in vae.parameters()) / 1e6:.2f} M params, {cfg.vae_steps} steps")
+    t0, running = time.perf_counter(), []
+    while step < cfg.vae_steps:
+        idx = rng.integers(0, len(mels), cfg.vae_batch)
+        starts = rng.integers(0, CLIP_FRAMES - cfg.vae_crop + 1, cfg.vae_batch)
+        x = torch.from_numpy(np.stack([mels[i, s:s + cfg.vae_crop] for i, s in zip(idx, starts)]).astype(np.float32))[:, None]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg.vae_steps, 1e-3)
+        post = vae.encode(x).latent_dist
+        rec = vae.decode(post.sample()).sample
+        loss_rec = F.l1_loss(rec, x)
+        loss = loss_rec + 1e-6 * post.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        running.append(loss_rec.item())
+        if step % 50 == 0:
+            log(f"vae step {step}/{cfg.vae_steps} L1 {np.mean(running[-50:]):.4f} "
+                f"({(time.perf_counter() - t0) / len(running):.2f} s/step)")
+        if step % cfg.ckpt_every == 0:
+            ckpt.save({"vae": vae}, opt, step)
+    vae.eval()
+    with torch.no_grad():
+        sample = torch.from_numpy(mels[:256].astype(np.float32))[:, None]
+        z = vae.encode(sample).latent_dist.mean
+        rec = vae.decode(z).sample
+        scale = float(1.0 / z.std())
+        log(f"vae: held L1 on 256 whole clips {F.l1_loss(rec, sample).item():.4f}, latent std {z.std():.3f}")
+    vae.register_to_config(scaling_factor=scale)
+    vae.save_pretrained(final)
+
+
+# =========================================================================== 3. CLAP
+
+def train_tokenizer(captions: list[str], vocab: int, max_length: int):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import RobertaTokenizerFast
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), min_frequency=2)
+    bpe.train_from_iterator(captions, trainer)
+    bpe.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    return RobertaTokenizerFast(tokenizer_object=bpe, model_max_length=max_length, bos_token="<s>",
+                                eos_token="</s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+                                cls_token="<s>", sep_token="</s>")
+
+
+def make_text_encoder(cfg: Config, vocab: int):
+    from transformers import ClapTextConfig, ClapTextModelWithProjection
+
+    return ClapTextModelWithProjection(ClapTextConfig(
+        vocab_size=vocab, hidden_size=cfg.text_hidden, num_hidden_layers=cfg.text_layers, num_attention_heads=4,
+        intermediate_size=4 * cfg.text_hidden, projection_dim=cfg.clap_dim,
+        max_position_embeddings=cfg.text_max_length + 2, bos_token_id=0, eos_token_id=2, pad_token_id=1,
+        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.0))
+
+
+def text_embeds(text_encoder, tokenizer, texts: list[str], batch: int = 256) -> torch.Tensor:
+    out = []
+    for i in range(0, len(texts), batch):
+        tok = tokenizer(texts[i:i + batch], padding="max_length", max_length=tokenizer.model_max_length,
+                        truncation=True, return_tensors="pt")
+        out.append(F.normalize(text_encoder(tok.input_ids, attention_mask=tok.attention_mask).text_embeds, dim=-1))
+    return torch.cat(out)
+
+
+def stage_clap(cfg: Config, work: Path) -> None:
+    from .clap_audio import SmallClapAudio
+
+    final = work / "clap"
+    if (final / "text_encoder" / "config.json").exists():
+        return
+    mels, meta = load_corpus(work)
+    captions = meta["captions"]
+    tokenizer = train_tokenizer(captions, cfg.text_vocab, cfg.text_max_length)
+    torch.manual_seed(cfg.seed + 2)
+    rng = np.random.default_rng(cfg.seed + 2)
+    text = make_text_encoder(cfg, len(tokenizer)).train()
+    audio = SmallClapAudio(cfg.clap_dim).train()
+    logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+    params = list(text.parameters()) + list(audio.parameters()) + [logit_scale]
+    opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.01)
+    holder = torch.nn.ParameterDict({"logit_scale": logit_scale})
+    ckpt = Checkpoint(work / "clap.ckpt")
+    step = ckpt.load({"text": text, "audio": audio, "scale": holder}, opt)
+    tokens = tokenizer(captions, padding="max_length", max_length=cfg.text_max_length, truncation=True,
+                       return_tensors="pt")
+    log(f"clap: tokenizer vocab {len(tokenizer)}, text {sum(p.numel() for p in text.parameters()) / 1e6:.2f} M, "
+        f"audio {sum(p.numel() for p in audio.parameters()) / 1e6:.2f} M params, {cfg.clap_steps} steps")
+    t0, running = time.perf_counter(), []
+    while step < cfg.clap_steps:
+        idx = rng.choice(len(mels), cfg.clap_batch, replace=False)
+        x = torch.from_numpy(mels[idx].astype(np.float32))
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg.clap_steps, 5e-4)
+        a = audio(x)
+        t = F.normalize(text(tokens.input_ids[idx], attention_mask=tokens.attention_mask[idx]).text_embeds, dim=-1)
+        logits = a @ t.T * logit_scale.clamp(max=math.log(100)).exp()
+        # Captions repeat across clips (same wording, same family): don't punish identical captions.
+        same = torch.tensor([[captions[i] == captions[j] for j in idx] for i in idx])
+        logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool), -1e4)
+        target = torch.arange(len(idx))
+        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        running.append(loss.item())
+        if step % 50 == 0:
+            acc = (logits.argmax(1) == target).float().mean().item()
+            log(f"clap step {step}/{cfg.clap_steps} loss {np.mean(running[-50:]):.3f} batch top1 {acc:.2f} "
+                f"({(time.perf_counter() - t0) / len(running):.2f} s/step)")
+        if step % cfg.ckpt_every == 0:
+            ckpt.save({"text": text, "audio": audio, "scale": holder}, opt, step)
+    tmp = work / "clap.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    text.eval().save_pretrained(tmp / "text_encoder")
+    tokenizer.save_pretrained(tmp / "tokenizer")
+    audio.eval().save_pretrained(tmp / "clap_audio")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+
+
+# =========================================================================== 4. UNet
+
+def make_unet(cfg: Config):
+    from diffusers import UNet2DConditionModel
+
+    n = len(cfg.unet_channels)
+    return UNet2DConditionModel(
+        sample_size=CLIP_FRAMES // 4, in_channels=8, out_channels=8, layers_per_block=cfg.unet_layers,
+        block_out_channels=cfg.unet_channels, down_block_types=("DownBlock2D",) * n,
+        up_block_types=("UpBlock2D",) * n, norm_num_groups=32, class_embed_type="simple_projection",
+        projection_class_embeddings_input_dim=cfg.clap_dim, class_embeddings_concat=True,
+        # Only the mid block has attention; as in AudioLDM it is self-attention (encoder_hidden_states
+        # is None), which needs cross_attention_dim equal to the block's channels.
+        cross_attention_dim=cfg.unet_channels[-1],
+    )
+
+
+def prepare_unet_data(cfg: Config, work: Path) -> Path:
+    """Latent posterior (mean, std) of every clip, and its conditioning embeddings."""
+    from diffusers import AutoencoderKL
+    from transformers import AutoTokenizer, ClapTextModelWithProjection
+
+    from .clap_audio import SmallClapAudio
+
+    out = work / "unet_data.pt"
+    if out.exists():
+        return out
+    mels, meta = load_corpus(work)
+    vae = AutoencoderKL.from_pretrained(work / "vae").eval()
+    text = ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").eval()
+    tokenizer = AutoTokenizer.from_pretrained(work / "clap" / "tokenizer")
+    audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio")
+    means, stds, audio_emb = [], [], []
+    with torch.no_grad():
+        for i in range(0, len(mels), 128):
+            x = torch.from_numpy(mels[i:i + 128].astype(np.float32))
+            post = vae.encode(x[:, None]).latent_dist
+            means.append(post.mean * vae.config.scaling_factor)
+            stds.append(post.std * vae.config.scaling_factor)
+            audio_emb.append(audio(x))
+        text_emb = text_embeds(text, tokenizer, meta["captions"])
+        empty = text_embeds(text, tokenizer, [""])[0]
+    torch.save({"mean": torch.cat(means).half(), "std": torch.cat(stds).half(), "text": text_emb,
+                "audio": torch.cat(audio_emb), "empty": empty}, out)
+    log(f"unet data: latents {tuple(torch.cat(means).shape)}, text/audio cosine "
+        f"{(text_emb * torch.cat(audio_emb)).sum(-1).mean():.3f}")
+    return out
+
+
+def stage_unet(cfg: Config, work: Path) -> None:
+    from diffusers import DDPMScheduler
+
+    final = work / f"unet-{cfg.condition}"
+    if (final / "config.json").exists():
+        return
+    data = torch.load(prepare_unet_data(cfg, work))
+    cond_all = data[cfg.condition]
+    empty = data["empty"]
+    sched = DDPMScheduler(**{k: v for k, v in SCHEDULER.items() if k not in ("set_alpha_to_one", "steps_offset")})
+    torch.manual_seed(cfg.seed + 3)
+    rng = np.random.default_rng(cfg.seed + 3)
+    unet = make_unet(cfg).train()
+    ema = make_unet(cfg).eval().requires_grad_(False)
+    ema.load_state_dict(unet.state_dict())
+    opt = torch.optim.AdamW(unet.parameters(), lr=cfg.unet_lr, weight_decay=0.01)
+    ckpt = Checkpoint(work / f"unet-{cfg.condition}.ckpt")
+    step = ckpt.load({"unet": unet, "ema": ema}, opt)
+    log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params, condition {cfg.condition}, "
+        f"{cfg.unet_steps} steps")
+    n = len(cond_all)
+    t0, running = time.perf_counter(), []
+    while step < cfg.unet_steps:
+        idx = torch.from_numpy(rng.integers(0, n, cfg.unet_batch))
+        z0 = data["mean"][idx].float() + data["std"][idx].float() * torch.randn(cfg.unet_batch, *data["mean"].shape[1:])
+        cond = cond_all[idx].clone()
+        drop = torch.from_numpy(rng.random(cfg.unet_batch) < cfg.cfg_dropout)
+        cond[drop] = empty
+        noise = torch.randn_like(z0)
+        t = torch.randint(0, 1000, (cfg.unet_batch,))
+        zt = sched.add_noise(z0, noise, t)
+        target = sched.get_velocity(z0, noise, t)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg.unet_steps, cfg.unet_lr)
+        pred = unet(zt, t, encoder_hidden_states=None, class_labels=cond).sample
+        loss = F.mse_loss(pred, target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        step += 1
+        decay = min(cfg.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, p in zip(ema.parameters(), unet.parameters()):
+                pe.lerp_(p, 1 - decay)
+        running.append(loss.item())
+        if step % 50 == 0:
+            log(f"unet step {step}/{cfg.unet_steps} loss {np.mean(running[-50:]):.4f} "
+                f"({(time.perf_counter() - t0) / len(running):.2f} s/step)")
+        if step % cfg.ckpt_every == 0:
+            ckpt.save({"unet": unet, "ema": ema}, opt, step)
+    ema.save_pretrained(final)
+    check_pure_noise_sampling(ema, data, cfg)
+
+
+@torch.no_grad()
+def check_pure_noise_sampling(unet, data: dict, cfg: Config, n: int = 8) -> None:
+    """The failure the shared reference measured: latents sampled from pure noise must have the
+    statistics of real ones (std ~1 after scaling), not blow up."""
+    from diffusers import DDIMScheduler
+
+    sched = DDIMScheduler(**SCHEDULER)
+    sched.set_timesteps(20)
+    g = torch.Generator().manual_seed(0)
+    cond = data["text"][:n]
+    x = torch.randn((n, *data["mean"].shape[1:]), generator=g)
+    uncond = data["empty"].expand(n, -1)
+    for t in sched.timesteps:
+        out = unet(torch.cat([x, x]), t, encoder_hidden_states=None, class_labels=torch.cat([uncond, cond])).sample
+        u, c = out.chunk(2)
+        x = sched.step(u + 3.0 * (c - u), t, x).prev_sample
+    real = data["mean"][:256].float()
+    log(f"pure-noise check: sampled latent std {x.std():.3f} mean {x.mean():.3f}; "
+        f"real std {real.std():.3f} mean {real.mean():.3f}")
+
+
+# =========================================================================== 5. export
+
+def stage_export(cfg: Config, work: Path, out: Path) -> None:
+    import diffusers
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import ClapTextModelWithProjection
+
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    UNet2DConditionModel.from_pretrained(work / f"unet-{cfg.condition}").half().save_pretrained(tmp / "unet")
+    AutoencoderKL.from_pretrained(work / "vae").half().save_pretrained(tmp / "vae")
+    ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").half().save_pretrained(tmp / "text_encoder")
+    shutil.copytree(work / "clap" / "tokenizer", tmp / "tokenizer")
+    shutil.copytree(work / "clap" / "clap_audio", tmp / "clap_audio")
+    DDIMScheduler(**SCHEDULER).save_pretrained(tmp / "scheduler")
+    index = {"_class_name": "AudioLDMPipeline", "_diffusers_version": diffusers.__version__,
+             "scheduler": ["diffusers", "DDIMScheduler"], "text_encoder": ["transformers", "ClapTextModelWithProjection"],
+             "tokenizer": ["transformers", "RobertaTokenizerFast"], "unet": ["diffusers", "UNet2DConditionModel"],
+             "vae": ["diffusers", "AutoencoderKL"], "vocoder": [None, None]}
+    (tmp / "model_index.json").write_text(json.dumps(index, indent=2))
+    meta = {"name": "AudioLDM Bridge default model", "vocoder": "griffin-lim", "griffin_lim": {"n_iter": 16},
+            "max_duration_s": 10.0, "condition": cfg.condition, "training": asdict(cfg),
+            "trained_on": "synthetic corpus (engine/default_model/corpus.py), regenerated from the seed"}
+    (tmp / "audioldm_bridge.json").write_text(json.dumps(meta, indent=2, default=list))
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    log(f"export: {out} ({size / 1e6:.1f} MB)")
+
+
+# =========================================================================== main
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, default=paths.cache_dir() / "train-default")
+    ap.add_argument("--out", type=Path, default=paths.default_model_dir())
+    ap.add_argument("--stages", default="corpus,vae,clap,unet,export")
+    for field, value in asdict(Config()).items():
+        if isinstance(value, tuple):
+            ap.add_argument(f"--{field.replace('_', '-')}", type=lambda s: tuple(int(v) for v in s.split(",")),
+                            default=value)
+        else:
+            ap.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
+    args = ap.parse_args(argv)
+    cfg = Config(**{k: getattr(args, k) for k in asdict(Config())})
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    args.work.mkdir(parents=True, exist_ok=True)
+    (args.work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    stages = args.stages.split(",")
+    t0 = time.perf_counter()
+    for stage in stages:
+        s0 = time.perf_counter()
+        if stage == "corpus":
+            stage_corpus(cfg, args.work)
+        elif stage == "vae":
+            stage_vae(cfg, args.work)
+        elif stage == "clap":
+            stage_clap(cfg, args.work)
+        elif stage == "unet":
+            stage_unet(cfg, args.work)
+        elif stage == "export":
+            stage_export(cfg, args.work, args.out)
+        else:
+            raise SystemExit(f"unknown stage {stage!r}; stages: corpus,vae,clap,unet,export")
+        log(f"stage {stage} finished in {time.perf_counter() - s0:.0f} s")
+    log(f"all stages finished in {(time.perf_counter() - t0) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
