@@ -160,6 +160,12 @@ def cmd_models(args: argparse.Namespace) -> int:
     raise BridgeError("use: audioldm-bridge models list | pull ID | info ID")
 
 
+def cmd_eval_default(args: argparse.Namespace) -> int:
+    from .default_model import evaluate
+
+    return evaluate.main(args)
+
+
 def _cached_hub_models() -> set[str]:
     try:
         from huggingface_hub import scan_cache_dir
@@ -200,6 +206,16 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("id")
     add_model_options(info)
     m.set_defaults(func=cmd_models)
+
+    e = sub.add_parser("eval-default", help="measure prompt adherence on held-out prompts (DSP descriptors)")
+    e.add_argument("--model", default=None, help="model to evaluate (default: builtin:default)")
+    e.add_argument("--seeds", type=int, default=2, help="renders per prompt (default 2)")
+    e.add_argument("--steps", type=int, default=20)
+    e.add_argument("--guidance", type=float, default=3.0)
+    e.add_argument("--scheduler", choices=SCHEDULERS, default="dpmpp")
+    e.add_argument("--duration", type=float, default=2.56)
+    e.add_argument("--json", default=None, help="also write the checks to this JSON file")
+    e.set_defaults(func=cmd_eval_default)
 
     for extend in EXTENSIONS:
         extend(sub)

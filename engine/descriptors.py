@@ -29,6 +29,7 @@ __all__ = [
     "pitch_track_slope",
     "spectral_centroid_hz",
     "spectral_flatness",
+    "noisiness",
     "onset_times",
     "onset_rate",
     "envelope",
@@ -43,10 +44,15 @@ __all__ = [
 # 41 Hz); 5 kHz is above the top of the range we promise (4 kHz).
 F0_MIN_HZ = 30.0
 F0_MAX_HZ = 5000.0
+# YIN integration window.  Shorter than the period of the lowest notes, which
+# YIN tolerates (the lag still spans a full period), and short enough that a
+# sweep of ~350 semitones/s (a laser zap) still looks periodic inside it;
+# a 50 ms window loses everything faster than ~100 semitones/s.
+_YIN_WINDOW_S = 0.015
 # YIN "absolute threshold" on the cumulative-mean-normalised difference.  The
 # paper uses 0.1-0.15; 0.2 keeps strongly inharmonic-but-pitched sounds (FM
 # bells, tones near Nyquist with non-integer periods) voiced while white,
-# pink and brown noise stay far above it (their minima are ~0.6 or more).
+# pink and brown noise stay well above it (checked in the tests).
 _YIN_THRESHOLD = 0.2
 
 _TINY = 1e-20  # guards logs/divisions against exact digital silence
@@ -104,9 +110,13 @@ def _db(power_or_energy, floor: float = _TINY) -> np.ndarray:
     return 10.0 * np.log10(np.maximum(power_or_energy, floor))
 
 
-def _theil_sen_slope(t: np.ndarray, y: np.ndarray) -> float:
+def _theil_sen_slope(t: np.ndarray, y: np.ndarray, max_points: int = 400) -> float:
     """Median of pairwise slopes: a line fit that ignores a minority of outliers
-    (e.g. the odd octave error in a pitch track)."""
+    (e.g. the odd octave error in a pitch track).  Long inputs are thinned to
+    ``max_points`` evenly spaced points, as the pair count grows quadratically."""
+    if len(t) > max_points:
+        keep = np.linspace(0, len(t) - 1, max_points).astype(int)
+        t, y = t[keep], y[keep]
     i, j = np.triu_indices(len(t), k=1)
     dt = t[j] - t[i]
     keep = dt > 0
@@ -202,9 +212,7 @@ def _pitch_frames(x, sr: float, hop_s: float, min_level_db: float, max_frames=No
     f0_max = min(F0_MAX_HZ, sr / 3.0)
     tau_min = max(2, int(np.floor(sr / f0_max)))
     tau_max = int(np.ceil(sr / F0_MIN_HZ))
-    # Integration window of 1.5 periods of the lowest f0: long enough that a
-    # 30-40 Hz tone is seen repeating, short enough to follow sweeps.
-    win = int(1.5 * tau_max)
+    win = max(4, int(_YIN_WINDOW_S * sr))
     hop = max(1, int(round(hop_s * sr)))
     frames = _frames(x, win + tau_max + 1, hop)
     n_frames = frames.shape[0]
@@ -215,7 +223,10 @@ def _pitch_frames(x, sr: float, hop_s: float, min_level_db: float, max_frames=No
         chosen = np.flatnonzero(rms >= rms.max() * 10 ** (min_level_db / 20))
         if max_frames is not None and len(chosen) > max_frames:
             chosen = chosen[np.linspace(0, len(chosen) - 1, max_frames).astype(int)]
-        f0[chosen] = _yin(frames[chosen], sr, tau_min, tau_max, win)
+        # In chunks: the lag-domain arrays are ~1600 values per frame.
+        for start in range(0, len(chosen), 256):
+            part = chosen[start : start + 256]
+            f0[part] = _yin(frames[part], sr, tau_min, tau_max, win)
     times = np.arange(n_frames) * hop / sr
     return times, f0, rms
 
@@ -345,6 +356,71 @@ def spectral_flatness(x, sr: float) -> float:
     return float(np.mean(geometric / arithmetic))
 
 
+def _banded_flatness(x: np.ndarray, sr: float, frame_s: float) -> tuple[float, float]:
+    """Energy-weighted flatness of the whitened spectrum in octave bands (see
+    :func:`noisiness`), and the fraction of the energy those bands cover."""
+    _, power = _power_spectrogram(x, sr, frame_s, frame_s / 4)
+    frame_energy = power[:, 1:].sum(axis=1)
+    active = frame_energy >= frame_energy.max() * 1e-6
+    p = power[active][:, 1:] + power.max() * 1e-10  # DC dropped
+    n_bins = p.shape[1]
+    # Whiten: divide each bin by the mean power of the octave around it (at
+    # least +-4 bins).  Any smooth spectral shape - brown noise, a low-pass
+    # rumble - becomes flat, while a partial stays a narrow peak over a deep
+    # floor, because its own energy is spread over the whole window.
+    k = np.arange(n_bins)
+    lo = np.clip(np.minimum(k - 4, np.floor(k / np.sqrt(2))).astype(int), 0, n_bins - 1)
+    hi = np.clip(np.maximum(k + 4, np.ceil(k * np.sqrt(2))).astype(int), 0, n_bins - 1)
+    csum = np.concatenate([np.zeros((p.shape[0], 1)), np.cumsum(p, axis=1)], axis=1)
+    ratio = p / ((csum[:, hi + 1] - csum[:, lo]) / (hi - lo + 1))
+    # Octave bands (at least 8 bins: twice a Hann main lobe) from the 4th
+    # bin up (p starts at bin 1); lower bins are too coarse at this frame
+    # length to tell a partial from a noise band.
+    edges = [3]
+    while True:
+        nxt = max(2 * edges[-1], edges[-1] + 8)
+        if nxt + 8 > n_bins:  # too little left for another band: extend this one
+            edges.append(n_bins)
+            break
+        edges.append(nxt)
+    flat_sum = np.zeros(p.shape[0])
+    weight_sum = np.zeros(p.shape[0])
+    for b_lo, b_hi in zip(edges[:-1], edges[1:]):
+        band = ratio[:, b_lo:b_hi]
+        energy = p[:, b_lo:b_hi].sum(axis=1)
+        flat_sum += energy * np.exp(np.mean(np.log(band), axis=1)) / band.mean(axis=1)
+        weight_sum += energy
+    covered = weight_sum.sum() / p.sum()
+    flatness = float(np.average(flat_sum / weight_sum, weights=frame_energy[active]))
+    return flatness, covered
+
+
+def noisiness(x, sr: float) -> float:
+    """How noise-like a sound is, dimensionless: ~0 for tonal sounds, ~0.5 for
+    noise of any colour or bandwidth.
+
+    Unlike :func:`spectral_flatness`, which band-limited noise (a hi-hat, a
+    rumble) fails because most of its spectrum is empty, this whitens the
+    spectrum (each bin divided by the mean power of the octave around it),
+    measures flatness inside octave bands, averages it weighted by band energy,
+    then over non-silent frames weighted by frame energy.  Bins below the
+    4th (under 250 Hz at 16 ms, 31 Hz at 128 ms) are left out because they
+    are too coarse.  It is computed with 16, 32 and 128 ms frames and the
+    smallest reading among those whose bands hold at least half the energy
+    is returned: fast chirps only look tonal in short frames and dense low
+    drones (30 Hz harmonics) only in long ones, while noise looks flat in all
+    of them.  Returns 0.0 for silence.
+    """
+    x = _as_mono(x)
+    if not np.any(x):
+        return 0.0
+    readings = [_banded_flatness(x, sr, frame_s) for frame_s in (0.016, 0.032, 0.128)]
+    # A frame length only gets a say if its bands hold most of the energy:
+    # 16 ms frames cannot resolve anything below ~250 Hz.
+    valid = [flatness for flatness, covered in readings if covered >= 0.5]
+    return min(valid) if valid else readings[-1][0]
+
+
 def noise_slope_db_per_octave(x, sr: float) -> float:
     """Slope of the power spectrum in dB per octave between 100 Hz and 7 kHz.
 
@@ -395,12 +471,15 @@ def band_energy_ratio(x, sr: float, cutoff_hz: float) -> float:
 
 
 def envelope(x, sr: float, hop_s: float = 0.01) -> np.ndarray:
-    """RMS amplitude envelope (linear, in sample units).
+    """RMS amplitude envelope (linear, in sample units), DC removed.
 
     One value per ``hop_s`` seconds; value ``k`` is the RMS of a window of
     ``2 * hop_s`` centred on ``k * hop_s`` seconds.
     """
     x = _as_mono(x)
+    # A DC offset is inaudible but would read as a constant floor of "sound"
+    # (mean removal, as in AudioLDM's front end, leaves one under silence).
+    x = x - x.mean() if len(x) else x
     hop = max(1, int(round(hop_s * sr)))
     frames = _frames(x, 2 * hop, hop)
     return np.sqrt(np.mean(frames**2, axis=1))
@@ -448,20 +527,28 @@ def envelope_slope(x, sr: float, range_db: float = 40.0) -> float:
 
 
 def attack_time_s(x, sr: float) -> float:
-    """Rise time in seconds: from the first time the 5 ms RMS envelope
-    reaches 10 % of its peak to the first time it reaches 90 % of it.
+    """Rise time of the loudest event, in seconds.
 
-    Drum hits and plucks give a few milliseconds; swells and fade-ins give
-    hundreds of milliseconds or more.  Returns 0.0 for silence.
+    On a 10 ms-hop RMS envelope (20 ms windows): from the last time before the
+    peak that the level was under 10 % of the peak, to the first time after
+    that it reaches 50 % of it.  Looking back from the loudest event (rather
+    than forward from the start) keeps a pattern of hits with slightly
+    different levels from counting the gaps as attack; stopping at 50 %
+    rather than the usual 90 % keeps noisy sounds, whose short-time level
+    wanders by more than 10 %, from reading as slow.  Drum hits, plucks and
+    beeps give 0-20 ms; swells and fade-ins hundreds of milliseconds or more.
+    Returns 0.0 for silence.
     """
-    hop_s = 0.005
+    hop_s = 0.01
     env = envelope(x, sr, hop_s)
-    peak = env.max()
+    peak_idx = int(np.argmax(env))
+    peak = env[peak_idx]
     if peak <= _TINY:
         return 0.0
-    start = int(np.argmax(env >= 0.1 * peak))
-    reach = int(np.argmax(env >= 0.9 * peak))
-    return float(max(0, reach - start) * hop_s)
+    quiet = np.flatnonzero(env[:peak_idx] < 0.1 * peak)
+    start = int(quiet[-1]) if len(quiet) else 0
+    reach = start + int(np.argmax(env[start:] >= 0.5 * peak))
+    return float((reach - start) * hop_s)
 
 
 def _band_starts(n_bins: int, n_bands: int = 24, min_bins: int = 4) -> np.ndarray:
@@ -492,6 +579,9 @@ def _onset_strength(x: np.ndarray, sr: float, hop_s: float):
     stationary noise gives a low, flat novelty curve while real onsets stand
     out.  Returns ``(flux_db, frame_level_db)``.
     """
+    # Sub-sonic drift (DC steps, the 1/f tail of pink noise) leaks into the
+    # lowest band through the short window and would read as onsets.
+    x = signal.sosfilt(signal.butter(2, 30.0, "highpass", fs=sr, output="sos"), x)
     _, power = _power_spectrogram(x, sr, 0.016, hop_s)
     band_power = np.add.reduceat(power, _band_starts(power.shape[1]), axis=1)
     # Levels are floored 50 dB under the loudest band value: a sound rising
@@ -499,8 +589,24 @@ def _onset_strength(x: np.ndarray, sr: float, hop_s: float):
     # first hit of a pattern from dwarfing the later ones.
     band_db = _db(band_power)
     band_db = np.maximum(band_db, band_db.max() - 50.0)
-    rise = np.maximum(np.diff(band_db, axis=0, prepend=band_db[:1]), 0.0)
-    return rise.mean(axis=1), _db(power.sum(axis=1))
+    # Each band is compared with the loudest value of itself and its two
+    # neighbouring bands over the previous five frames ("SuperFlux" style).
+    # The neighbours stop a tone gliding into the next band (a sweep, a zap)
+    # from reading as a new onset; the five frames stop level wobbles with a
+    # period under 50 ms (a 45 Hz kick tail seen through 16 ms windows,
+    # beating partials in a chord) from doing the same.
+    lookback = 5
+    lagged = np.concatenate([np.repeat(band_db[:1], lookback, axis=0), band_db[:-1]], axis=0)
+    previous = sliding_window_view(lagged, lookback, axis=0).max(axis=-1)
+    padded = np.pad(previous, ((0, 0), (1, 1)), mode="edge")
+    previous_max = np.maximum(np.maximum(padded[:, :-2], padded[:, 1:-1]), padded[:, 2:])
+    rise = np.maximum(band_db - previous_max, 0.0)
+    # Rises are weighted by each band's share of the frame's energy: a 50 Hz
+    # heartbeat living in one band counts fully, while random wobbles of
+    # faint bands (noise tails, spectral splatter at a note's end) barely
+    # count.
+    share = band_power / np.maximum(band_power.sum(axis=1, keepdims=True), _TINY)
+    return (rise * share).sum(axis=1), _db(power.sum(axis=1))
 
 
 def onset_times(x, sr: float) -> np.ndarray:
@@ -508,7 +614,7 @@ def onset_times(x, sr: float) -> np.ndarray:
 
     Peak picking: a frame (10 ms hop, 16 ms window) is an onset if its flux
     is the maximum within +-30 ms, exceeds the mean flux of the surrounding
-    +-100 ms by an adaptive margin (max of 2 dB and 8 % of the largest flux),
+    +-100 ms by an adaptive margin (max of 4 dB and 8 % of the largest flux),
     is at least 50 ms after the previous onset, and the frame is within 40 dB
     of the loudest frame.  Times are frame centres, so they can be early by up
     to half a window (~8 ms).
@@ -525,7 +631,7 @@ def onset_times(x, sr: float) -> np.ndarray:
     local_max = sliding_window_view(padded, 2 * peak_w + 1).max(axis=1)
     kernel = np.ones(2 * mean_w + 1) / (2 * mean_w + 1)
     local_mean = np.convolve(np.pad(flux, mean_w, mode="edge"), kernel, "valid")
-    margin = max(2.0, 0.08 * flux.max())
+    margin = max(4.0, 0.08 * flux.max())
     candidates = np.flatnonzero(
         (flux >= local_max)
         & (flux > 0)

@@ -159,6 +159,22 @@ def make_vae():
                          mid_block_add_attention=False)
 
 
+@torch.no_grad()
+def standardise_in_weights(vae, mean: float, std: float) -> None:
+    """Bake log-mel standardisation into the first and last convolutions.
+
+    The VAE must read and write AudioLDM's raw log-mel (about -11.5 .. 3), like the real checkpoints,
+    but learning a -5 offset through Adam steps of ~1e-3 takes thousands of steps. Starting from
+    conv_in(x) = W (x - mean) / std + b and conv_out = std * (W h + b) + mean makes the network
+    begin in standardised units while its interface stays raw.
+    """
+    conv_in, conv_out = vae.encoder.conv_in, vae.decoder.conv_out
+    conv_in.weight.div_(std)
+    conv_in.bias.sub_(conv_in.weight.sum(dim=(1, 2, 3)) * mean)
+    conv_out.weight.mul_(std)
+    conv_out.bias.mul_(std).add_(mean)
+
+
 def stage_vae(cfg: Config, work: Path) -> None:
     final = work / "vae"
     if (final / "config.json").exists():
@@ -167,6 +183,7 @@ def stage_vae(cfg: Config, work: Path) -> None:
     torch.manual_seed(cfg.seed + 1)
     rng = np.random.default_rng(cfg.seed + 1)
     vae = make_vae().train()
+    standardise_in_weights(vae, float(mels[:512].astype(np.float32).mean()), float(mels[:512].astype(np.float32).std()))
     opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     ckpt = Checkpoint(work / "vae.ckpt")
     step = ckpt.load({"vae": vae}, opt)

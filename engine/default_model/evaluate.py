@@ -1,0 +1,129 @@
+"""Prompt adherence of a model, measured with DSP descriptors on held-out prompts.
+
+    audioldm-bridge eval-default [--model builtin:default] [--seeds 2] [--steps 20] [--json out.json]
+
+Every held-out prompt (:func:`corpus.held_out_prompts`: wordings and combinations that no training
+caption has) is rendered with ``seeds`` seeds. Absolute expectations (f0 within two semitones, noise
+colour window, single/repeated onsets, fading/swelling, rising/falling, tonal/noisy, short/long,
+chord quality) are judged per clip by :func:`corpus.check_expectations`; relative ones (low < high,
+dark < bright, slow < fast, ...) are judged across the prompts of a pair by
+:func:`corpus.ordering_holds`. The report gives accuracy per attribute, per family and overall.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import corpus
+
+RELATIVE = {"pitch", "brightness", "tempo", "density", "intensity", "distance", "gusts"}
+
+
+@dataclass
+class Report:
+    checks: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    render_s_per_clip: float = 0.0
+
+    def _acc(self, key) -> dict[str, tuple[int, int]]:
+        table: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for c in self.checks:
+            k = key(c)
+            table[k][0] += int(c["passed"])
+            table[k][1] += 1
+        return {k: (v[0], v[1]) for k, v in sorted(table.items())}
+
+    def by_attribute(self):
+        return self._acc(lambda c: c["attribute"])
+
+    def by_family(self):
+        return self._acc(lambda c: c["family"])
+
+    @property
+    def overall(self) -> float:
+        return sum(c["passed"] for c in self.checks) / max(1, len(self.checks))
+
+    def format(self) -> str:
+        lines = [f"{len(self.checks)} checks, overall accuracy {100 * self.overall:.1f} %  "
+                 f"({self.render_s_per_clip:.2f} s per clip, {self.seconds:.0f} s in all)", "", "by attribute:"]
+        lines += [f"  {k:<14}{p:>4}/{n:<4}{100 * p / n:6.1f} %" for k, (p, n) in self.by_attribute().items()]
+        lines += ["", "by family:"]
+        lines += [f"  {k:<14}{p:>4}/{n:<4}{100 * p / n:6.1f} %" for k, (p, n) in self.by_family().items()]
+        failed = [c for c in self.checks if not c["passed"]]
+        if failed:
+            lines += ["", "failed:"] + [f"  {c['prompt']!r} seed {c['seed']}: {c['attribute']}" for c in failed]
+        return "\n".join(lines)
+
+
+def family_of(item: dict) -> str:
+    if "family" in item:
+        return item["family"]
+    return next(iter(item["expect"]))
+
+
+def evaluate(render, prompts: list[dict] | None = None, seeds: int = 2, sr: int = 16_000) -> Report:
+    """``render(prompt, seed) -> waveform`` at ``sr``; returns the report."""
+    prompts = prompts if prompts is not None else corpus.held_out_prompts()
+    report = Report()
+    t0 = time.perf_counter()
+    audio: dict[tuple[str, int], np.ndarray] = {}
+    for item in prompts:
+        for s in range(seeds):
+            audio[(item["prompt"], s)] = render(item["prompt"], s)
+    report.render_s_per_clip = (time.perf_counter() - t0) / max(1, len(audio))
+    for item in prompts:
+        absolute = {k: v for k, v in item["expect"].items() if k not in RELATIVE}
+        for s in range(seeds):
+            results = corpus.check_expectations(audio[(item["prompt"], s)], sr, absolute)
+            for key, passed in results.items():
+                report.checks.append({"prompt": item["prompt"], "seed": s, "attribute": key,
+                                      "family": family_of(item), "passed": bool(passed)})
+    pairs: dict[str, list[dict]] = defaultdict(list)
+    for item in prompts:
+        if "pair" in item:
+            pairs[item["pair"]].append(item)
+    for pair_id, items in pairs.items():
+        keys = {k for it in items for k in it["expect"] if k in corpus.ORDERINGS}
+        for key in sorted(keys):
+            labelled = [it for it in items if key in it["expect"]]
+            if len({it["expect"][key] for it in labelled}) < 2:
+                continue
+            for s in range(seeds):
+                clips = {it["expect"][key]: audio[(it["prompt"], s)] for it in labelled}
+                report.checks.append({"prompt": " / ".join(it["prompt"] for it in labelled), "seed": s,
+                                      "attribute": f"{key} order", "family": family_of(labelled[0]),
+                                      "passed": bool(corpus.ordering_holds(key, clips, sr))})
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def model_renderer(model_name: str | None, steps: int, guidance: float, scheduler: str, duration: float):
+    from ..loader import ModelCache
+    from ..pipeline import generate_waveforms
+    from ..request import RenderRequest
+
+    cache = ModelCache(device="cpu")
+    model = cache.get(model_name)
+
+    def render(prompt: str, seed: int) -> np.ndarray:
+        req = RenderRequest(prompt=prompt, duration_s=duration, steps=steps, guidance_scale=guidance,
+                            seed=1000 + seed, scheduler=scheduler, raw=True, model=model_name)
+        return generate_waveforms(model, req).audio[0]
+
+    return render
+
+
+def main(args) -> int:
+    render = model_renderer(args.model, args.steps, args.guidance, args.scheduler, args.duration)
+    report = evaluate(render, seeds=args.seeds)
+    print(report.format())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"overall": report.overall, "by_attribute": report.by_attribute(),
+                       "by_family": report.by_family(), "checks": report.checks}, f, indent=2)
+    return 0
