@@ -292,15 +292,15 @@ def test_held_out_prompts_are_well_formed():
         assert any(len({i["expect"][k] for i in items}) == len(items) for k in shared), pair_id
 
 
-def test_held_out_wording_is_never_generated():
+def test_unseen_vocabulary_wording_is_never_generated():
     terms = C.HELD_OUT_TERMS
-    for item in C.held_out_prompts():
+    for item in C.unseen_vocabulary_prompts():
         assert not C.is_training_caption(item["prompt"]), item["prompt"]
     # No phrase the caption builder knows uses a held-out term...
     for phrase in C.training_phrases():
         assert C.is_training_caption(phrase), phrase
     # ...and none of thousands of generated captions does, or equals a prompt.
-    prompts = {item["prompt"].lower() for item in C.held_out_prompts()}
+    prompts = {item["prompt"].lower() for item in C.unseen_vocabulary_prompts()}
     for seed in range(2500):
         caption = C.make_caption(seed)[0]
         assert C.is_training_caption(caption), caption
@@ -323,3 +323,21 @@ def test_expectation_checks_pass_on_matching_audio():
     low, high = np.sin(2 * np.pi * 80 * t), np.sin(2 * np.pi * 2000 * t)
     assert C.ordering_holds("pitch", {"low": low, "high": high}, SR)
     assert not C.ordering_holds("pitch", {"low": high, "high": low}, SR)
+
+
+def test_held_out_prompts_are_new_sentences_in_the_training_vocabulary():
+    """The main evaluation set: never a generated caption, but every word is one training uses."""
+    prompts = {item["prompt"].lower(): item for item in C.held_out_prompts()}
+    vocabulary: set[str] = set()
+    for seed in range(20000):
+        caption = C.make_caption(seed)[0].lower()
+        assert caption not in prompts, caption
+        vocabulary.update(re.findall(r"[a-z0-9#.\-]+", caption))
+    for text in prompts:
+        unknown = [w for w in re.findall(r"[a-z0-9#.\-]+", text) if w not in vocabulary]
+        assert not unknown, (text, unknown)
+
+
+def test_unseen_vocabulary_prompts_are_well_formed():
+    for item in C.unseen_vocabulary_prompts():
+        assert item["family"] in C.FAMILIES and item["expect"]
