@@ -20,13 +20,21 @@ EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
 
 
-def _quiet_libraries() -> None:
-    """Library progress bars and load chatter would bury our own progress bar."""
+def _quiet_libraries(loaded: bool = False) -> None:
+    """Library progress bars and load chatter would bury our own progress bar.
+
+    Environment variables cover libraries imported later; with ``loaded`` the libraries are imported
+    and told directly (only commands that render or load a model pay for that import).
+    """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     for name in ("transformers", "diffusers", "huggingface_hub"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    if not loaded:
+        return
     try:
         import diffusers
         import transformers
@@ -84,6 +92,7 @@ def run_render(request: RenderRequest, args: argparse.Namespace) -> int:
     from .loader import ModelCache
     from .pipeline import render
 
+    _quiet_libraries(loaded=True)
     models = ModelCache(device=args.device, dtype=args.dtype)
     print(f"loading model {request.model or 'builtin:default'} ...", file=sys.stderr)
     models.get(request.model)
@@ -144,6 +153,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{args.id} is in {folder}")
         return 0
     if args.models_cmd == "info":
+        _quiet_libraries(loaded=True)
         model = loader.load(args.id, args.device, args.dtype)
         counts = model.parameter_counts()
         info = {
@@ -251,4 +261,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the package's copy of this module, so extensions register on the EXTENSIONS they import.
+    from engine.cli import main as _main
+
+    sys.exit(_main())
