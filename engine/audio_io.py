@@ -27,7 +27,9 @@ import soundfile as sf
 
 from .errors import OutputError
 
-SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float32": "FLOAT"}
+SUBTYPES = {"pcm16": "PCM_16", "pcm24": "PCM_24", "float32": "FLOAT",
+            # Only for edits, which write back in the source's own format (engine.regions).
+            "pcm8": "PCM_U8", "pcm32": "PCM_32", "float64": "DOUBLE"}
 ORIGINATOR = "AudioLDM Bridge"
 BEXT_FIXED_SIZE = 602
 
@@ -101,7 +103,10 @@ def read_bext(path: str | Path) -> dict[str, Any] | None:
 def encode_wav(audio: np.ndarray, sample_rate: int, sample_format: str, provenance: dict[str, Any],
                time_reference: int = 0) -> bytes:
     """(frames,) or (frames, channels) float audio -> WAV bytes with INFO comment and bext."""
-    audio = np.asarray(audio, dtype=np.float32)
+    audio = np.asarray(audio)
+    # float64 carries 32-bit PCM and float64 sources through exactly (an edit's untouched samples
+    # must stay bit-identical); everything else is float32.
+    audio = audio.astype(np.float64 if audio.dtype == np.float64 else np.float32, copy=False)
     if audio.ndim == 1:
         audio = audio[:, None]
     if not np.all(np.isfinite(audio)):
