@@ -87,8 +87,13 @@ def _unet_blocks(n: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return down, up
 
 
-def build_tokenizer(max_length: int):
-    """A RobertaTokenizerFast from a byte-level BPE trained on a few sentences (no download)."""
+def train_bpe_tokenizer(texts: list[str], vocab_size: int, max_length: int, min_frequency: int = 1):
+    """A ``RobertaTokenizerFast`` from a byte-level BPE trained on ``texts`` (no download).
+
+    Same layout as a real CLAP/RoBERTa tokenizer: ByteLevel pre-tokenizer and decoder, special tokens
+    ``<s> <pad> </s> <unk> <mask>`` and a RoBERTa post-processor; ``save_pretrained`` writes the
+    files a real checkpoint has.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import RobertaTokenizerFast
 
@@ -96,14 +101,18 @@ def build_tokenizer(max_length: int):
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), min_frequency=min_frequency,
     )
-    bpe.train_from_iterator(_TOKENIZER_TEXT, trainer)
+    bpe.train_from_iterator(texts, trainer)
     bpe.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
     return RobertaTokenizerFast(tokenizer_object=bpe, model_max_length=max_length,
                                 bos_token="<s>", eos_token="</s>", unk_token="<unk>",
                                 pad_token="<pad>", mask_token="<mask>", cls_token="<s>", sep_token="</s>")
+
+
+def build_tokenizer(max_length: int):
+    return train_bpe_tokenizer(_TOKENIZER_TEXT, 400, max_length)
 
 
 def build_components(size: str = "tiny", seed: int = 0, with_clap: bool = False) -> dict:

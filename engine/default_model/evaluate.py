@@ -102,6 +102,58 @@ def evaluate(render, prompts: list[dict] | None = None, seeds: int = 2, sr: int 
     return report
 
 
+CHECKABLE = ("f0_hz", "noise_colour", "rhythm", "envelope", "sweep", "texture", "length", "chord")
+
+
+def expectations_of(example) -> dict:
+    """The absolute, measurable attributes of a single-family corpus example, as expectations."""
+    expect = {k: example.attributes[k] for k in CHECKABLE if k in example.attributes}
+    if "chord" in expect:
+        expect["root"] = example.attributes["root"]
+    return expect
+
+
+def mr_stft_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Multi-resolution STFT distance (spectral convergence + log-magnitude L1, FFT 512/1024/2048)."""
+    import torch
+
+    x, y = torch.from_numpy(np.asarray(a, np.float32)), torch.from_numpy(np.asarray(b, np.float32))
+    n = min(len(x), len(y))
+    total = 0.0
+    for fft, hop in ((512, 128), (1024, 256), (2048, 512)):
+        win = torch.hann_window(fft)
+        X = torch.stft(x[:n], fft, hop, window=win, return_complex=True).abs()
+        Y = torch.stft(y[:n], fft, hop, window=win, return_complex=True).abs()
+        sc = torch.linalg.norm(X - Y) / torch.linalg.norm(X).clamp(min=1e-8)
+        mag = (torch.log(X.clamp(min=1e-5)) - torch.log(Y.clamp(min=1e-5))).abs().mean()
+        total += float(sc + mag)
+    return total / 3
+
+
+def vocoder_ceiling(n: int = 60, seed: int = 7, n_iter: int | None = None) -> dict:
+    """How much the vocoder alone costs: the same checks on corpus clips and on their
+    mel -> Griffin-Lim resynthesis, plus the multi-resolution STFT distance between the two."""
+    import torch
+
+    from ..frontend import log_mel
+    from ..griffinlim import GriffinLimVocoder
+
+    vocoder = GriffinLimVocoder(**({"n_iter": n_iter} if n_iter else {}))
+    passed = {"original": 0, "griffin-lim": 0}
+    total, distances = 0, []
+    for i in range(n):
+        ex = corpus.make_example(corpus.example_seed(seed, i), mix_share=0.0)
+        expect = expectations_of(ex)
+        mel = log_mel(torch.from_numpy(ex.audio))[None, : len(ex.audio) // 160]
+        resynth = vocoder(mel)[0].numpy()[: len(ex.audio)]
+        distances.append(mr_stft_distance(ex.audio, resynth))
+        for name, audio in (("original", ex.audio), ("griffin-lim", resynth)):
+            passed[name] += sum(corpus.check_expectations(audio, ex.sr, expect).values())
+        total += len(expect)
+    return {"checks": total, "accuracy": {k: v / max(1, total) for k, v in passed.items()},
+            "mr_stft_distance": float(np.mean(distances))}
+
+
 def model_renderer(model_name: str | None, steps: int, guidance: float, scheduler: str, duration: float):
     from ..loader import ModelCache
     from ..pipeline import generate_waveforms
@@ -122,6 +174,14 @@ def main(args) -> int:
     render = model_renderer(args.model, args.steps, args.guidance, args.scheduler, args.duration)
     report = evaluate(render, seeds=args.seeds)
     print(report.format())
+    unseen = evaluate(render, corpus.unseen_vocabulary_prompts(), seeds=1)
+    print(f"\nunseen-vocabulary prompts (words no training caption has): {100 * unseen.overall:.1f} % "
+          f"of {len(unseen.checks)} checks")
+    ceiling = vocoder_ceiling()
+    print(f"vocoder: the same checks on {ceiling['checks']} corpus attributes pass "
+          f"{100 * ceiling['accuracy']['original']:.1f} % on the original audio and "
+          f"{100 * ceiling['accuracy']['griffin-lim']:.1f} % after mel -> Griffin-Lim; "
+          f"MR-STFT distance {ceiling['mr_stft_distance']:.3f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"overall": report.overall, "by_attribute": report.by_attribute(),

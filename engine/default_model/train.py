@@ -39,6 +39,7 @@ import torch.nn.functional as F
 
 from .. import paths
 from ..frontend import log_mel
+from ..random_model import train_bpe_tokenizer
 
 CLIP_S = 2.56
 CLIP_FRAMES = 256
@@ -223,22 +224,6 @@ def stage_vae(cfg: Config, work: Path) -> None:
 
 # =========================================================================== 3. CLAP
 
-def train_tokenizer(captions: list[str], vocab: int, max_length: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import RobertaTokenizerFast
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), min_frequency=2)
-    bpe.train_from_iterator(captions, trainer)
-    bpe.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
-    return RobertaTokenizerFast(tokenizer_object=bpe, model_max_length=max_length, bos_token="<s>",
-                                eos_token="</s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
-                                cls_token="<s>", sep_token="</s>")
-
-
 def make_text_encoder(cfg: Config, vocab: int):
     from transformers import ClapTextConfig, ClapTextModelWithProjection
 
@@ -266,7 +251,7 @@ def stage_clap(cfg: Config, work: Path) -> None:
         return
     mels, meta = load_corpus(work)
     captions = meta["captions"]
-    tokenizer = train_tokenizer(captions, cfg.text_vocab, cfg.text_max_length)
+    tokenizer = train_bpe_tokenizer(captions, cfg.text_vocab, cfg.text_max_length, min_frequency=2)
     torch.manual_seed(cfg.seed + 2)
     rng = np.random.default_rng(cfg.seed + 2)
     text = make_text_encoder(cfg, len(tokenizer)).train()
