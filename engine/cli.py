@@ -224,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--guidance", type=float, default=3.0)
     e.add_argument("--scheduler", choices=SCHEDULERS, default="dpmpp")
     e.add_argument("--duration", type=float, default=2.56)
+    e.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
     e.add_argument("--json", default=None, help="also write the checks to this JSON file")
     e.set_defaults(func=cmd_eval_default)
 

@@ -154,12 +154,13 @@ def vocoder_ceiling(n: int = 60, seed: int = 7, n_iter: int | None = None) -> di
             "mr_stft_distance": float(np.mean(distances))}
 
 
-def model_renderer(model_name: str | None, steps: int, guidance: float, scheduler: str, duration: float):
+def model_renderer(model_name: str | None, steps: int, guidance: float, scheduler: str, duration: float,
+                   device: str = "cpu"):
     from ..loader import ModelCache
     from ..pipeline import generate_waveforms
     from ..request import RenderRequest
 
-    cache = ModelCache(device="cpu")
+    cache = ModelCache(device=device, dtype="float32")  # the figures must match a CPU render
     model = cache.get(model_name)
 
     def render(prompt: str, seed: int) -> np.ndarray:
@@ -171,7 +172,8 @@ def model_renderer(model_name: str | None, steps: int, guidance: float, schedule
 
 
 def main(args) -> int:
-    render = model_renderer(args.model, args.steps, args.guidance, args.scheduler, args.duration)
+    render = model_renderer(args.model, args.steps, args.guidance, args.scheduler, args.duration,
+                            getattr(args, "device", "cpu"))
     report = evaluate(render, seeds=args.seeds)
     print(report.format())
     unseen = evaluate(render, corpus.unseen_vocabulary_prompts(), seeds=1)

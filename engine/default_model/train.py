@@ -6,15 +6,16 @@ Stages (each saves its result in the work folder and is skipped when that result
 ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
 
 1. corpus  synthesise N captioned clips (engine/default_model/corpus.py), AudioLDM log-mels
-2. vae     ``AutoencoderKL`` on random 64-frame log-mel crops (fully convolutional, so crops train
-           the same weights as whole clips), L1 + small KL; scaling factor = 1 / latent std
+2. vae     ``AutoencoderKL`` on log-mel crops of 64, 128 and 256 frames (GroupNorm makes short crops
+           alone generalise badly to whole clips), L1 + small KL; scaling factor = 1 / latent std
 3. clap    byte-level BPE tokenizer on the training captions (saved in RoBERTa format) +
            ``ClapTextModelWithProjection`` + a CNN audio encoder, contrastive (symmetric InfoNCE)
 4. unet    ``UNet2DConditionModel`` (simple_projection class conditioning, concatenated to the
            time embedding as AudioLDM) on precomputed VAE latents, v-prediction with zero-terminal
            SNR and trailing timesteps, EMA weights, 10 % condition dropout for CFG; conditioned on
-           CLAP text embeddings (``--condition text``, default) or, as the paper, CLAP audio
-           embeddings (``--condition audio``)
+           CLAP audio embeddings as the paper (``--condition audio``, default; sampled with text
+           embeddings) or on CLAP text embeddings (``--condition text``). Measured on held-out
+           prompts with the same VAE/CLAP: audio 70.4 %, text 66.7 % (108 checks each)
 5. export  diffusers-format folder (fp16 safetensors) + ``audioldm_bridge.json``; the vocoder is
            Griffin-Lim (see ``--vocoder``), the CLAP audio branch goes to ``clap_audio/``
 
@@ -50,11 +51,11 @@ SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.0015, beta_end=0.0195, b
 
 @dataclass
 class Config:
-    n_clips: int = 4000
+    n_clips: int = 8000
     seed: int = 20261125
-    vae_steps: int = 1000
-    vae_batch: int = 16
-    vae_crop: int = 64
+    vae_steps: int = 2000
+    vae_batch: int = 32
+    vae_crop: int = 256
     clap_steps: int = 1500
     clap_batch: int = 128
     clap_dim: int = 128
@@ -62,16 +63,31 @@ class Config:
     text_layers: int = 3
     text_vocab: int = 1200
     text_max_length: int = 48
-    unet_steps: int = 3000
-    unet_batch: int = 32
+    unet_steps: int = 5000
+    unet_batch: int = 64
     unet_channels: tuple[int, ...] = (64, 128, 192)
     unet_layers: int = 1
     unet_lr: float = 5e-4
     ema: float = 0.998
-    condition: str = "text"
+    condition: str = "audio"
     cfg_dropout: float = 0.1
     ckpt_every: int = 200
     threads: int = 0
+    device: str = "auto"  # cuda / mps when present; the bundled weights: 4.7 min on one H100
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` trains on CUDA or MPS when present, else the CPU (results differ in the last bits
+    between devices, not in recipe)."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 def log(msg: str) -> None:
@@ -183,17 +199,24 @@ def stage_vae(cfg: Config, work: Path) -> None:
     mels, _ = load_corpus(work)
     torch.manual_seed(cfg.seed + 1)
     rng = np.random.default_rng(cfg.seed + 1)
+    dev = pick_device(cfg.device)
     vae = make_vae().train()
     standardise_in_weights(vae, float(mels[:512].astype(np.float32).mean()), float(mels[:512].astype(np.float32).std()))
+    vae.to(dev)
     opt = torch.optim.AdamW(vae.parameters(), lr=1e-3, weight_decay=0.0)
     ckpt = Checkpoint(work / "vae.ckpt")
+    # GroupNorm normalises over the whole input, so a VAE trained on short crops alone reconstructs
+    # whole clips badly (measured: L1 0.16 on 64-frame crops, 0.49 on 256-frame clips). Crops of
+    # several lengths up to a whole clip keep it right at every duration the engine renders.
+    crops = [c for c in (64, 128, 256) if c <= cfg.vae_crop] or [cfg.vae_crop]
     step = ckpt.load({"vae": vae}, opt)
     log(f"vae: {sum(p.numel() for p in vae.parameters()) / 1e6:.2f} M params, {cfg.vae_steps} steps")
     t0, running = time.perf_counter(), []
     while step < cfg.vae_steps:
         idx = rng.integers(0, len(mels), cfg.vae_batch)
-        starts = rng.integers(0, CLIP_FRAMES - cfg.vae_crop + 1, cfg.vae_batch)
-        x = torch.from_numpy(np.stack([mels[i, s:s + cfg.vae_crop] for i, s in zip(idx, starts)]).astype(np.float32))[:, None]
+        crop = int(rng.choice(crops))
+        starts = rng.integers(0, CLIP_FRAMES - crop + 1, cfg.vae_batch)
+        x = torch.from_numpy(np.stack([mels[i, s:s + crop] for i, s in zip(idx, starts)]).astype(np.float32))[:, None].to(dev)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.vae_steps, 1e-3)
         post = vae.encode(x).latent_dist
@@ -213,13 +236,13 @@ def stage_vae(cfg: Config, work: Path) -> None:
             ckpt.save({"vae": vae}, opt, step)
     vae.eval()
     with torch.no_grad():
-        sample = torch.from_numpy(mels[:256].astype(np.float32))[:, None]
+        sample = torch.from_numpy(mels[:256].astype(np.float32))[:, None].to(dev)
         z = vae.encode(sample).latent_dist.mean
         rec = vae.decode(z).sample
         scale = float(1.0 / z.std())
         log(f"vae: held L1 on 256 whole clips {F.l1_loss(rec, sample).item():.4f}, latent std {z.std():.3f}")
     vae.register_to_config(scaling_factor=scale)
-    vae.save_pretrained(final)
+    vae.cpu().save_pretrained(final)
 
 
 # =========================================================================== 3. CLAP
@@ -238,7 +261,7 @@ def text_embeds(text_encoder, tokenizer, texts: list[str], batch: int = 256) -> 
     out = []
     for i in range(0, len(texts), batch):
         tok = tokenizer(texts[i:i + batch], padding="max_length", max_length=tokenizer.model_max_length,
-                        truncation=True, return_tensors="pt")
+                        truncation=True, return_tensors="pt").to(text_encoder.device)
         out.append(F.normalize(text_encoder(tok.input_ids, attention_mask=tok.attention_mask).text_embeds, dim=-1))
     return torch.cat(out)
 
@@ -254,31 +277,32 @@ def stage_clap(cfg: Config, work: Path) -> None:
     tokenizer = train_bpe_tokenizer(captions, cfg.text_vocab, cfg.text_max_length, min_frequency=2)
     torch.manual_seed(cfg.seed + 2)
     rng = np.random.default_rng(cfg.seed + 2)
-    text = make_text_encoder(cfg, len(tokenizer)).train()
-    audio = SmallClapAudio(cfg.clap_dim).train()
-    logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07)))
+    dev = pick_device(cfg.device)
+    text = make_text_encoder(cfg, len(tokenizer)).train().to(dev)
+    audio = SmallClapAudio(cfg.clap_dim).train().to(dev)
+    logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07), device=dev))
     params = list(text.parameters()) + list(audio.parameters()) + [logit_scale]
     opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.01)
     holder = torch.nn.ParameterDict({"logit_scale": logit_scale})
     ckpt = Checkpoint(work / "clap.ckpt")
     step = ckpt.load({"text": text, "audio": audio, "scale": holder}, opt)
     tokens = tokenizer(captions, padding="max_length", max_length=cfg.text_max_length, truncation=True,
-                       return_tensors="pt")
+                       return_tensors="pt").to(dev)
     log(f"clap: tokenizer vocab {len(tokenizer)}, text {sum(p.numel() for p in text.parameters()) / 1e6:.2f} M, "
         f"audio {sum(p.numel() for p in audio.parameters()) / 1e6:.2f} M params, {cfg.clap_steps} steps")
     t0, running = time.perf_counter(), []
     while step < cfg.clap_steps:
         idx = rng.choice(len(mels), cfg.clap_batch, replace=False)
-        x = torch.from_numpy(mels[idx].astype(np.float32))
+        x = torch.from_numpy(mels[idx].astype(np.float32)).to(dev)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.clap_steps, 5e-4)
         a = audio(x)
         t = F.normalize(text(tokens.input_ids[idx], attention_mask=tokens.attention_mask[idx]).text_embeds, dim=-1)
         logits = a @ t.T * logit_scale.clamp(max=math.log(100)).exp()
         # Captions repeat across clips (same wording, same family): don't punish identical captions.
-        same = torch.tensor([[captions[i] == captions[j] for j in idx] for i in idx])
-        logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool), -1e4)
-        target = torch.arange(len(idx))
+        same = torch.tensor([[captions[i] == captions[j] for j in idx] for i in idx], device=dev)
+        logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool, device=dev), -1e4)
+        target = torch.arange(len(idx), device=dev)
         loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -294,9 +318,9 @@ def stage_clap(cfg: Config, work: Path) -> None:
             ckpt.save({"text": text, "audio": audio, "scale": holder}, opt, step)
     tmp = work / "clap.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    text.eval().save_pretrained(tmp / "text_encoder")
+    text.eval().cpu().save_pretrained(tmp / "text_encoder")
     tokenizer.save_pretrained(tmp / "tokenizer")
-    audio.eval().save_pretrained(tmp / "clap_audio")
+    audio.eval().cpu().save_pretrained(tmp / "clap_audio")
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
 
@@ -329,20 +353,21 @@ def prepare_unet_data(cfg: Config, work: Path) -> Path:
     if out.exists():
         return out
     mels, meta = load_corpus(work)
-    vae = AutoencoderKL.from_pretrained(work / "vae").eval()
-    text = ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").eval()
+    dev = pick_device(cfg.device)
+    vae = AutoencoderKL.from_pretrained(work / "vae").eval().to(dev)
+    text = ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").eval().to(dev)
     tokenizer = AutoTokenizer.from_pretrained(work / "clap" / "tokenizer")
-    audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio")
+    audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio").eval().to(dev)
     means, stds, audio_emb = [], [], []
     with torch.no_grad():
         for i in range(0, len(mels), 128):
-            x = torch.from_numpy(mels[i:i + 128].astype(np.float32))
+            x = torch.from_numpy(mels[i:i + 128].astype(np.float32)).to(dev)
             post = vae.encode(x[:, None]).latent_dist
-            means.append(post.mean * vae.config.scaling_factor)
-            stds.append(post.std * vae.config.scaling_factor)
-            audio_emb.append(audio(x))
-        text_emb = text_embeds(text, tokenizer, meta["captions"])
-        empty = text_embeds(text, tokenizer, [""])[0]
+            means.append((post.mean * vae.config.scaling_factor).cpu())
+            stds.append((post.std * vae.config.scaling_factor).cpu())
+            audio_emb.append(audio(x).cpu())
+        text_emb = text_embeds(text, tokenizer, meta["captions"]).cpu()
+        empty = text_embeds(text, tokenizer, [""])[0].cpu()
     torch.save({"mean": torch.cat(means).half(), "std": torch.cat(stds).half(), "text": text_emb,
                 "audio": torch.cat(audio_emb), "empty": empty}, out)
     log(f"unet data: latents {tuple(torch.cat(means).shape)}, text/audio cosine "
@@ -356,14 +381,15 @@ def stage_unet(cfg: Config, work: Path) -> None:
     final = work / f"unet-{cfg.condition}"
     if (final / "config.json").exists():
         return
-    data = torch.load(prepare_unet_data(cfg, work))
+    dev = pick_device(cfg.device)
+    data = {k: v.to(dev) for k, v in torch.load(prepare_unet_data(cfg, work)).items()}
     cond_all = data[cfg.condition]
     empty = data["empty"]
     sched = DDPMScheduler(**{k: v for k, v in SCHEDULER.items() if k not in ("set_alpha_to_one", "steps_offset")})
     torch.manual_seed(cfg.seed + 3)
     rng = np.random.default_rng(cfg.seed + 3)
-    unet = make_unet(cfg).train()
-    ema = make_unet(cfg).eval().requires_grad_(False)
+    unet = make_unet(cfg).train().to(dev)
+    ema = make_unet(cfg).eval().requires_grad_(False).to(dev)
     ema.load_state_dict(unet.state_dict())
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.unet_lr, weight_decay=0.01)
     ckpt = Checkpoint(work / f"unet-{cfg.condition}.ckpt")
@@ -373,13 +399,13 @@ def stage_unet(cfg: Config, work: Path) -> None:
     n = len(cond_all)
     t0, running = time.perf_counter(), []
     while step < cfg.unet_steps:
-        idx = torch.from_numpy(rng.integers(0, n, cfg.unet_batch))
-        z0 = data["mean"][idx].float() + data["std"][idx].float() * torch.randn(cfg.unet_batch, *data["mean"].shape[1:])
+        idx = torch.from_numpy(rng.integers(0, n, cfg.unet_batch)).to(dev)
+        z0 = data["mean"][idx].float() + data["std"][idx].float() * torch.randn(cfg.unet_batch, *data["mean"].shape[1:], device=dev)
         cond = cond_all[idx].clone()
-        drop = torch.from_numpy(rng.random(cfg.unet_batch) < cfg.cfg_dropout)
+        drop = torch.from_numpy(rng.random(cfg.unet_batch) < cfg.cfg_dropout).to(dev)
         cond[drop] = empty
         noise = torch.randn_like(z0)
-        t = torch.randint(0, 1000, (cfg.unet_batch,))
+        t = torch.randint(0, 1000, (cfg.unet_batch,), device=dev)
         zt = sched.add_noise(z0, noise, t)
         target = sched.get_velocity(z0, noise, t)
         for g in opt.param_groups:
@@ -393,16 +419,15 @@ def stage_unet(cfg: Config, work: Path) -> None:
         step += 1
         decay = min(cfg.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for pe, p in zip(ema.parameters(), unet.parameters()):
-                pe.lerp_(p, 1 - decay)
+            torch._foreach_lerp_(list(ema.parameters()), list(unet.parameters()), 1 - decay)
         running.append(loss.item())
         if step % 50 == 0:
             log(f"unet step {step}/{cfg.unet_steps} loss {np.mean(running[-50:]):.4f} "
                 f"({(time.perf_counter() - t0) / len(running):.2f} s/step)")
         if step % cfg.ckpt_every == 0:
             ckpt.save({"unet": unet, "ema": ema}, opt, step)
-    ema.save_pretrained(final)
-    check_pure_noise_sampling(ema, data, cfg)
+    ema.cpu().save_pretrained(final)
+    check_pure_noise_sampling(ema, {k: v.cpu() for k, v in data.items()}, cfg)
 
 
 @torch.no_grad()
