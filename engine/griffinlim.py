@@ -33,6 +33,14 @@ class GriffinLimVocoder(torch.nn.Module):
         self.register_buffer("mel_pinv", torch.from_numpy(pinv), persistent=False)  # (513, 64)
         self.register_buffer("window", torch.hann_window(frontend.N_FFT), persistent=False)
 
+    @property
+    def device(self) -> torch.device:  # as ModelMixin / PreTrainedModel, for pipelines that ask
+        return self.window.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.window.dtype
+
     def magnitude(self, log_mel: torch.Tensor) -> torch.Tensor:
         """(B, T, 64) log-mel -> (B, 513, T) linear magnitude, non-negative.
 

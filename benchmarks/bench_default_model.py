@@ -1,0 +1,77 @@
+"""Render time of the built-in default model: a 2.5 s clip with the default sampler settings.
+
+Our engine against diffusers' deprecated ``AudioLDMPipeline`` on the same weights (the bundled
+UNet, VAE, CLAP text encoder and the Griffin-Lim vocoder, DPM-Solver++ 20 steps, guidance 2.5),
+in the same process and the same run. Prints the median of ``--repeats`` renders, the ratio
+ours/reference, the per-stage split, and the issue's target (under 1 s on a 2-core CPU).
+
+    python benchmarks/bench_default_model.py [--duration 2.5] [--steps 20] [--repeats 5] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=2.5)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+
+    import torch
+    from diffusers import DPMSolverMultistepScheduler
+    from diffusers.pipelines.deprecated.audioldm import AudioLDMPipeline
+
+    from engine import loader
+    from engine.pipeline import generate_waveforms
+    from engine.request import RenderRequest
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = loader.load("builtin:default", device="cpu")
+    request = RenderRequest(prompt="a low kick drum", duration_s=args.duration, steps=args.steps, seed=1,
+                            raw=True, model="builtin:default")
+    scheduler = DPMSolverMultistepScheduler.from_config(model.scheduler_config, algorithm_type="dpmsolver++",
+                                                        solver_order=2)
+    reference = AudioLDMPipeline(vae=model.vae, text_encoder=model.text_encoder, tokenizer=model.tokenizer,
+                                 unet=model.unet, scheduler=scheduler, vocoder=model.vocoder)
+    reference.set_progress_bar_config(disable=True)
+
+    def ours() -> dict:
+        return vars(generate_waveforms(model, request).times)
+
+    def ref() -> dict:
+        with torch.inference_mode():
+            reference(request.prompt, audio_length_in_s=args.duration, num_inference_steps=args.steps,
+                      guidance_scale=request.guidance_scale, generator=torch.Generator().manual_seed(1))
+        return {}
+
+    results = {}
+    for name, fn in (("ours", ours), ("reference", ref)):
+        fn()  # warm-up
+        walls, stages = [], []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            stages.append(fn())
+            walls.append(time.perf_counter() - t0)
+        results[name] = (statistics.median(walls), stages)
+
+    print(f"default model, {args.duration:g} s clip, DPM-Solver++ {args.steps} steps, guidance "
+          f"{request.guidance_scale:g}, {torch.get_num_threads()} threads, median of {args.repeats}")
+    print(f"{'':12}{'wall (s)':>10}")
+    for name, (wall, _) in results.items():
+        print(f"{name:12}{wall:10.3f}")
+    print(f"ratio ours/reference {results['ours'][0] / results['reference'][0]:.3f}; "
+          f"real-time factor {results['ours'][0] / args.duration:.3f}; target < 1 s: "
+          f"{'met' if results['ours'][0] < 1.0 else 'NOT met'}")
+    split = {k: statistics.median(s[k] for s in results["ours"][1]) for k in results["ours"][1][0]}
+    print("ours per stage (s): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
+
+
+if __name__ == "__main__":
+    main()
