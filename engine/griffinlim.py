@@ -45,9 +45,10 @@ class GriffinLimVocoder(torch.nn.Module):
         """(B, T, 64) log-mel -> (B, 513, T) linear magnitude, non-negative.
 
         Non-negative least squares (as librosa's ``mel_to_stft``) by multiplicative updates from the
-        clamped pseudo-inverse. The updates favour sparse spectra, so a tone that two triangular mel
-        filters share comes back near its own frequency rather than smeared across both filters:
-        on corpus clips this lifted the descriptor checks after resynthesis from 93 % to 95 %.
+        clamped pseudo-inverse, which is not itself a non-negative solution. The gain is where mel
+        filters are wide: a 3 kHz tone's energy-weighted spread falls from 128 Hz to 80 Hz (at 330 Hz
+        and below it barely changes). On 40 corpus clips the descriptor checks after resynthesis went
+        from 93 % to 95 % (2 checks).
         """
         mel = torch.exp(log_mel.float()).transpose(1, 2)
         mag = torch.clamp(self.mel_pinv @ mel, min=0.0) + 1e-6

@@ -14,6 +14,24 @@ from engine.pipeline import generate_waveforms
 from engine.request import RenderRequest
 
 
+def test_nnls_inversion_smears_a_high_tone_less_than_the_pseudo_inverse():
+    """Where mel filters are wide (3 kHz: ~250 Hz apart), NNLS concentrates a tone's energy near its
+    frequency; the clamped pseudo-inverse smears it over the filters' support (measured: energy-weighted
+    spread 80 Hz vs 128 Hz)."""
+    sr, f = 16000, 3000.0
+    t = np.arange(sr) / sr
+    mel = frontend.log_mel(torch.from_numpy((0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)))[None, 10:60]
+    hz = np.arange(frontend.N_FFT // 2 + 1) * sr / frontend.N_FFT
+
+    def spread_hz(vocoder):
+        mag = vocoder.magnitude(mel)[0].mean(-1).numpy()
+        weights = mag / mag.sum()
+        return float(np.sqrt((weights * (hz - f) ** 2).sum()))  # energy-weighted distance from f
+
+    nnls, pinv = spread_hz(GriffinLimVocoder()), spread_hz(GriffinLimVocoder(nnls_iter=0))
+    assert nnls < 0.8 * pinv, (nnls, pinv)
+
+
 def test_resynthesis_keeps_pitch_and_spectrum():
     sr = 16000
     t = np.arange(2 * sr) / sr

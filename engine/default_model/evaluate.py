@@ -173,7 +173,7 @@ def model_renderer(model_name: str | None, steps: int, guidance: float, schedule
 
 def main(args) -> int:
     render = model_renderer(args.model, args.steps, args.guidance, args.scheduler, args.duration,
-                            getattr(args, "device", "cpu"))
+                            args.device)
     report = evaluate(render, seeds=args.seeds)
     print(report.format())
     unseen = evaluate(render, corpus.unseen_vocabulary_prompts(), seeds=1)
