@@ -77,8 +77,8 @@ class Config:
 
 
 def pick_device(name: str) -> torch.device:
-    """``auto`` trains on CUDA or MPS when present, else the CPU (results differ in the last bits
-    between devices, not in recipe)."""
+    """``auto`` trains on CUDA or MPS when present, else the CPU. Same recipe and seeds everywhere,
+    but torch's random streams differ per device, so weights are reproducible per device only."""
     if name != "auto":
         return torch.device(name)
     if torch.cuda.is_available():
