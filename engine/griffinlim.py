@@ -29,7 +29,9 @@ class GriffinLimVocoder(torch.nn.Module):
         self.nnls_iter = nnls_iter
         basis = frontend.mel_basis().astype(np.float64)  # (64, 513)
         pinv = np.linalg.pinv(basis).astype(np.float32)
-        self.register_buffer("mel_basis", torch.from_numpy(basis.astype(np.float32)), persistent=False)
+        # NNLS terms that depend only on the filterbank: basis^T (513, 64) and its Gram matrix (513, 513).
+        self.register_buffer("mel_basis_t", torch.from_numpy(basis.T.astype(np.float32)), persistent=False)
+        self.register_buffer("mel_gram", torch.from_numpy((basis.T @ basis).astype(np.float32)), persistent=False)
         self.register_buffer("mel_pinv", torch.from_numpy(pinv), persistent=False)  # (513, 64)
         self.register_buffer("window", torch.hann_window(frontend.N_FFT), persistent=False)
 
@@ -52,11 +54,9 @@ class GriffinLimVocoder(torch.nn.Module):
         """
         mel = torch.exp(log_mel.float()).transpose(1, 2)
         mag = torch.clamp(self.mel_pinv @ mel, min=0.0) + 1e-6
-        basis = self.mel_basis
-        numerator = basis.T @ mel
-        gram = basis.T @ basis
+        numerator = self.mel_basis_t @ mel
         for _ in range(self.nnls_iter):
-            mag = mag * numerator / (gram @ mag + 1e-10)
+            mag = mag * numerator / (self.mel_gram @ mag + 1e-10)
         return mag
 
     def _stft(self, wav: torch.Tensor) -> torch.Tensor:

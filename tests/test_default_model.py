@@ -75,13 +75,6 @@ def _edit(tmp_path, models, source, sr, **fields):
     return sf.read(clip.path, dtype="float64")[0]
 
 
-@pytest.fixture(scope="module")
-def models():
-    from engine.loader import ModelCache
-
-    return ModelCache(device="cpu")
-
-
 def test_inpainting_continues_the_surrounding_sound(tmp_path, models):
     """A gap in steady noise is filled with noise of about the same level, not silence or a tone."""
     sr = SR

@@ -288,6 +288,7 @@ def stage_clap(cfg: Config, work: Path) -> None:
     step = ckpt.load({"text": text, "audio": audio, "scale": holder}, opt)
     tokens = tokenizer(captions, padding="max_length", max_length=cfg.text_max_length, truncation=True,
                        return_tensors="pt").to(dev)
+    caption_ids = torch.from_numpy(np.unique(captions, return_inverse=True)[1].reshape(-1)).to(dev)
     log(f"clap: tokenizer vocab {len(tokenizer)}, text {sum(p.numel() for p in text.parameters()) / 1e6:.2f} M, "
         f"audio {sum(p.numel() for p in audio.parameters()) / 1e6:.2f} M params, {cfg.clap_steps} steps")
     t0, running = time.perf_counter(), []
@@ -300,7 +301,8 @@ def stage_clap(cfg: Config, work: Path) -> None:
         t = F.normalize(text(tokens.input_ids[idx], attention_mask=tokens.attention_mask[idx]).text_embeds, dim=-1)
         logits = a @ t.T * logit_scale.clamp(max=math.log(100)).exp()
         # Captions repeat across clips (same wording, same family): don't punish identical captions.
-        same = torch.tensor([[captions[i] == captions[j] for j in idx] for i in idx], device=dev)
+        ids = caption_ids[torch.from_numpy(idx).to(dev)]
+        same = ids[:, None] == ids[None, :]
         logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool, device=dev), -1e4)
         target = torch.arange(len(idx), device=dev)
         loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
@@ -392,6 +394,7 @@ def stage_unet(cfg: Config, work: Path) -> None:
     ema = make_unet(cfg).eval().requires_grad_(False).to(dev)
     ema.load_state_dict(unet.state_dict())
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.unet_lr, weight_decay=0.01)
+    ema_params, live_params = list(ema.parameters()), list(unet.parameters())
     ckpt = Checkpoint(work / f"unet-{cfg.condition}.ckpt")
     step = ckpt.load({"unet": unet, "ema": ema}, opt)
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params, condition {cfg.condition}, "
@@ -419,7 +422,7 @@ def stage_unet(cfg: Config, work: Path) -> None:
         step += 1
         decay = min(cfg.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            torch._foreach_lerp_(list(ema.parameters()), list(unet.parameters()), 1 - decay)
+            torch._foreach_lerp_(ema_params, live_params, 1 - decay)
         running.append(loss.item())
         if step % 50 == 0:
             log(f"unet step {step}/{cfg.unet_steps} loss {np.mean(running[-50:]):.4f} "
