@@ -59,6 +59,7 @@ class Config:
     clap_steps: int = 1500
     clap_batch: int = 128
     clap_dim: int = 128
+    clap_aux: float = 1.0  # weight of the attribute heads (0 = contrastive only)
     text_hidden: int = 128
     text_layers: int = 3
     text_vocab: int = 1200
@@ -101,7 +102,7 @@ def _example(i_seed):
 
     ex = make_example(i_seed, duration_s=CLIP_S)
     return ex.audio, ex.caption, ex.families, {k: v for k, v in ex.attributes.items()
-                                               if isinstance(v, (str, int, float, bool)) or v is None}
+                                               if isinstance(v, (str, int, float, bool)) or v is None}, ex.mentioned
 
 
 def stage_corpus(cfg: Config, work: Path) -> None:
@@ -121,8 +122,8 @@ def stage_corpus(cfg: Config, work: Path) -> None:
     for start in range(0, cfg.n_clips, 256):
         batch = torch.from_numpy(np.stack([a for a, *_ in items[start:start + 256]]))
         mels[start:start + len(batch)] = log_mel(batch)[:, :CLIP_FRAMES].numpy().astype(np.float16)
-    meta = {"captions": [c for _, c, _, _ in items], "families": [list(f) for _, _, f, _ in items],
-            "attributes": [a for *_, a in items]}
+    meta = {"captions": [it[1] for it in items], "families": [list(it[2]) for it in items],
+            "attributes": [it[3] for it in items], "mentioned": [list(it[4]) for it in items]}
     np.savez(work / "corpus.tmp.npz", mels=mels)
     os.replace(work / "corpus.tmp.npz", out)
     (work / "corpus.json").write_text(json.dumps(meta))
@@ -266,6 +267,64 @@ def text_embeds(text_encoder, tokenizer, texts: list[str], batch: int = 256) -> 
     return torch.cat(out)
 
 
+# Attributes the CLAP embeddings must carry, learned by heads shared between the audio and the text
+# embedding. Contrastive loss alone left fine distinctions out: text "a sine tone at 110 Hz" retrieved
+# sines at 1.8 kHz, so the UNet, conditioned on these embeddings, could not follow a named pitch.
+HEAD_ATTRIBUTES = ("family", "noise_colour", "envelope", "rhythm", "tempo", "brightness", "length", "sweep",
+                   "texture", "chord")
+EXACT_PITCH_MODES = ("hz", "note")
+
+
+def attribute_targets(meta: dict) -> dict:
+    """Per clip: class labels for :data:`HEAD_ATTRIBUTES` (-1 where unknown) and log2(f0 / 440), for
+    the audio side (every attribute the synthesiser set, single-family clips) and the text side (only
+    what the caption says; the family noun is always said)."""
+    n = len(meta["captions"])
+    vocab = {a: sorted({str(attrs[a]) for attrs in meta["attributes"] if attrs.get(a) is not None} |
+                       ({f for fams in meta["families"] for f in fams} if a == "family" else set()))
+             for a in HEAD_ATTRIBUTES}
+    audio = np.full((n, len(HEAD_ATTRIBUTES)), -1, dtype=np.int64)
+    text = np.full_like(audio, -1)
+    f0 = np.zeros(n, dtype=np.float32)
+    f0_audio, f0_text = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    for i, (attrs, fams, said) in enumerate(zip(meta["attributes"], meta["families"], meta["mentioned"])):
+        single = len(fams) == 1
+        for j, a in enumerate(HEAD_ATTRIBUTES):
+            value = fams[0] if a == "family" else attrs.get(a)
+            if value is None or (a != "family" and not single):
+                continue
+            audio[i, j] = vocab[a].index(str(value))
+            if a == "family" or a in said:
+                text[i, j] = audio[i, j]
+        if single and attrs.get("f0_hz"):
+            f0[i] = np.log2(float(attrs["f0_hz"]) / 440.0)
+            f0_audio[i] = True
+            f0_text[i] = "pitch" in said and (attrs.get("pitch_mode") in EXACT_PITCH_MODES or fams[0] == "mains_hum")
+    return {"vocab": vocab, "audio": audio, "text": text, "f0": f0, "f0_audio": f0_audio, "f0_text": f0_text}
+
+
+class AttributeHeads(torch.nn.Module):
+    """One linear read-out per attribute plus log-f0, applied to audio and text embeddings alike, so
+    both must place an attribute in the same direction."""
+
+    def __init__(self, dim: int, sizes: list[int]):
+        super().__init__()
+        self.sizes = sizes
+        self.linear = torch.nn.Linear(dim, sum(sizes) + 1)
+
+    def loss(self, emb: torch.Tensor, labels: torch.Tensor, f0: torch.Tensor, f0_mask: torch.Tensor) -> torch.Tensor:
+        out = self.linear(emb * math.sqrt(emb.shape[-1]))  # unit-norm embeddings -> unit-scale features
+        total = emb.new_zeros(())
+        for j, logits in enumerate(out[:, :-1].split(self.sizes, dim=1)):
+            mask = labels[:, j] >= 0
+            if mask.any():
+                total = total + F.cross_entropy(logits[mask], labels[mask, j])
+        if f0_mask.any():
+            # log2 units: one semitone is 1/12; weighted so a semitone error costs about 0.1.
+            total = total + 16.0 * F.mse_loss(out[f0_mask, -1], f0[f0_mask])
+        return total
+
+
 def stage_clap(cfg: Config, work: Path) -> None:
     from .clap_audio import SmallClapAudio
 
@@ -281,11 +340,15 @@ def stage_clap(cfg: Config, work: Path) -> None:
     text = make_text_encoder(cfg, len(tokenizer)).train().to(dev)
     audio = SmallClapAudio(cfg.clap_dim).train().to(dev)
     logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07), device=dev))
-    params = list(text.parameters()) + list(audio.parameters()) + [logit_scale]
+    targets = attribute_targets(meta)
+    heads = AttributeHeads(cfg.clap_dim, [len(targets["vocab"][a]) for a in HEAD_ATTRIBUTES]).to(dev)
+    tgt = {k: torch.from_numpy(v).to(dev) for k, v in targets.items() if k != "vocab"}
+    params = list(text.parameters()) + list(audio.parameters()) + [logit_scale] + list(heads.parameters())
     opt = torch.optim.AdamW(params, lr=5e-4, weight_decay=0.01)
     holder = torch.nn.ParameterDict({"logit_scale": logit_scale})
+    modules = {"text": text, "audio": audio, "scale": holder, "heads": heads}
     ckpt = Checkpoint(work / "clap.ckpt")
-    step = ckpt.load({"text": text, "audio": audio, "scale": holder}, opt)
+    step = ckpt.load(modules, opt)
     tokens = tokenizer(captions, padding="max_length", max_length=cfg.text_max_length, truncation=True,
                        return_tensors="pt").to(dev)
     caption_ids = torch.from_numpy(np.unique(captions, return_inverse=True)[1].reshape(-1)).to(dev)
@@ -306,18 +369,22 @@ def stage_clap(cfg: Config, work: Path) -> None:
         logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool, device=dev), -1e4)
         target = torch.arange(len(idx), device=dev)
         loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+        i = torch.from_numpy(idx).to(dev)
+        aux = 0.5 * (heads.loss(a, tgt["audio"][i], tgt["f0"][i], tgt["f0_audio"][i])
+                     + heads.loss(t, tgt["text"][i], tgt["f0"][i], tgt["f0_text"][i]))
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss + cfg.clap_aux * aux).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
-        running.append(loss.item())
+        running.append((loss.item(), aux.item()))
         if step % 50 == 0:
             acc = (logits.argmax(1) == target).float().mean().item()
-            log(f"clap step {step}/{cfg.clap_steps} loss {np.mean(running[-50:]):.3f} batch top1 {acc:.2f} "
-                f"({(time.perf_counter() - t0) / len(running):.2f} s/step)")
+            recent = np.mean(running[-50:], axis=0)
+            log(f"clap step {step}/{cfg.clap_steps} loss {recent[0]:.3f} attributes {recent[1]:.3f} "
+                f"batch top1 {acc:.2f} ({(time.perf_counter() - t0) / len(running):.2f} s/step)")
         if step % cfg.ckpt_every == 0:
-            ckpt.save({"text": text, "audio": audio, "scale": holder}, opt, step)
+            ckpt.save(modules, opt, step)
     tmp = work / "clap.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     text.eval().cpu().save_pretrained(tmp / "text_encoder")
@@ -342,6 +409,14 @@ def make_unet(cfg: Config):
         # is None), which needs cross_attention_dim equal to the block's channels.
         cross_attention_dim=cfg.unet_channels[-1],
     )
+
+
+def unet_name(cfg: Config) -> str:
+    """Work-folder name of a UNet: one per conditioning and width, so variants can train side by side."""
+    name = f"unet-{cfg.condition}"
+    if tuple(cfg.unet_channels) != Config.unet_channels:
+        name += "-" + "-".join(str(c) for c in cfg.unet_channels)
+    return name
 
 
 def prepare_unet_data(cfg: Config, work: Path) -> Path:
@@ -380,7 +455,7 @@ def prepare_unet_data(cfg: Config, work: Path) -> Path:
 def stage_unet(cfg: Config, work: Path) -> None:
     from diffusers import DDPMScheduler
 
-    final = work / f"unet-{cfg.condition}"
+    final = work / unet_name(cfg)
     if (final / "config.json").exists():
         return
     dev = pick_device(cfg.device)
@@ -395,7 +470,7 @@ def stage_unet(cfg: Config, work: Path) -> None:
     ema.load_state_dict(unet.state_dict())
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.unet_lr, weight_decay=0.01)
     ema_params, live_params = list(ema.parameters()), list(unet.parameters())
-    ckpt = Checkpoint(work / f"unet-{cfg.condition}.ckpt")
+    ckpt = Checkpoint(work / f"{unet_name(cfg)}.ckpt")
     step = ckpt.load({"unet": unet, "ema": ema}, opt)
     log(f"unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params, condition {cfg.condition}, "
         f"{cfg.unet_steps} steps")
@@ -464,7 +539,7 @@ def stage_export(cfg: Config, work: Path, out: Path) -> None:
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    UNet2DConditionModel.from_pretrained(work / f"unet-{cfg.condition}").half().save_pretrained(tmp / "unet")
+    UNet2DConditionModel.from_pretrained(work / unet_name(cfg)).half().save_pretrained(tmp / "unet")
     AutoencoderKL.from_pretrained(work / "vae").half().save_pretrained(tmp / "vae")
     ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").half().save_pretrained(tmp / "text_encoder")
     shutil.copytree(work / "clap" / "tokenizer", tmp / "tokenizer")
