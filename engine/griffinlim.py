@@ -51,7 +51,7 @@ class GriffinLimVocoder(torch.nn.Module):
                              persistent=False)
         self.register_buffer("lobe_pinv", torch.from_numpy(np.linalg.pinv(mel_lobes).astype(np.float32)),
                              persistent=False)
-        # 1 above the crossover, 0 from 8 bins (125 Hz) below it, linear in between.
+        # 0 up to 8 bins (125 Hz) below the crossover, 1 from 8 bins above it, linear in between.
         high = np.clip((np.arange(frontend.N_FFT // 2 + 1) - low_bin) / 16.0 + 0.5, 0.0, 1.0)
         self.register_buffer("high_weight", torch.from_numpy(high.astype(np.float32))[:, None], persistent=False)
         basis = frontend.mel_basis().astype(np.float64)  # (64, 513)

@@ -34,16 +34,16 @@ def test_train_export_load_and_render(tmp_path, capsys):
     assert wave.shape == (8000,) and np.all(np.isfinite(wave))
 
     # A second run finds every stage done and trains nothing again.
-    finished = {p: p.stat().st_mtime_ns for p in (work / "vae" / "config.json", work / "unet-audio" / "config.json")}
+    finished = {p: p.stat().st_mtime_ns for p in (work / "vae" / "config.json", work / "unet-audio-32-32" / "config.json")}
     train.main(["--work", str(work), "--out", str(out), "--stages", "corpus,vae,clap,unet", *TINY])
     again = capsys.readouterr().out
     assert "synthesising" not in again and "params" not in again
     assert {p: p.stat().st_mtime_ns for p in finished} == finished
 
     # A stage killed before it finished resumes from its last checkpoint (step 3 of now 4).
-    shutil.rmtree(work / "unet-audio")
+    shutil.rmtree(work / "unet-audio-32-32")
     longer = list(TINY)
     longer[longer.index("--unet-steps") + 1] = "4"
     train.main(["--work", str(work), "--stages", "unet", *longer])
-    assert "resumed unet-audio.ckpt at step 3" in capsys.readouterr().out
-    assert (work / "unet-audio" / "config.json").is_file()
+    assert "resumed unet-audio-32-32.ckpt at step 3" in capsys.readouterr().out
+    assert (work / "unet-audio-32-32" / "config.json").is_file()

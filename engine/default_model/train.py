@@ -9,7 +9,9 @@ ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
 2. vae     ``AutoencoderKL`` on log-mel crops of 64, 128 and 256 frames (GroupNorm makes short crops
            alone generalise badly to whole clips), L1 + small KL; scaling factor = 1 / latent std
 3. clap    byte-level BPE tokenizer on the training captions (saved in RoBERTa format) +
-           ``ClapTextModelWithProjection`` + a CNN audio encoder, contrastive (symmetric InfoNCE)
+           ``ClapTextModelWithProjection`` + a CNN audio encoder, contrastive (symmetric InfoNCE) plus
+           attribute heads shared by both embeddings (family, noise colour, envelope, rhythm, ...,
+           log-f0; text side only for what the caption says), weight ``--clap-aux``
 4. unet    ``UNet2DConditionModel`` (simple_projection class conditioning, concatenated to the
            time embedding as AudioLDM) on precomputed VAE latents, v-prediction with zero-terminal
            SNR and trailing timesteps, EMA weights, 10 % condition dropout for CFG; conditioned on
@@ -51,12 +53,12 @@ SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.0015, beta_end=0.0195, b
 
 @dataclass
 class Config:
-    n_clips: int = 8000
+    n_clips: int = 12000
     seed: int = 20261125
     vae_steps: int = 2000
     vae_batch: int = 32
     vae_crop: int = 256
-    clap_steps: int = 1500
+    clap_steps: int = 2500
     clap_batch: int = 128
     clap_dim: int = 128
     clap_aux: float = 1.0  # weight of the attribute heads (0 = contrastive only)
@@ -64,7 +66,7 @@ class Config:
     text_layers: int = 3
     text_vocab: int = 1200
     text_max_length: int = 48
-    unet_steps: int = 5000
+    unet_steps: int = 6000
     unet_batch: int = 64
     unet_channels: tuple[int, ...] = (64, 128, 192)
     unet_layers: int = 1
@@ -74,7 +76,7 @@ class Config:
     cfg_dropout: float = 0.1
     ckpt_every: int = 200
     threads: int = 0
-    device: str = "auto"  # cuda / mps when present; the bundled weights: 4.7 min on one H100
+    device: str = "auto"  # cuda / mps when present; the bundled weights: 8.5 min on one H200
 
 
 def pick_device(name: str) -> torch.device:
