@@ -47,3 +47,29 @@ def test_train_export_load_and_render(tmp_path, capsys):
     train.main(["--work", str(work), "--stages", "unet", *longer])
     assert "resumed unet-audio-32-32.ckpt at step 3" in capsys.readouterr().out
     assert (work / "unet-audio-32-32" / "config.json").is_file()
+
+
+def test_attribute_targets_supervise_text_only_with_what_the_caption_says():
+    from engine.default_model.train import HEAD_ATTRIBUTES, attribute_targets
+
+    meta = {
+        "captions": ["a sine tone at 440 Hz", "a sine tone", "a kick with rain in the background", "a low sine"],
+        "families": [["sine_tone"], ["sine_tone"], ["kick", "rain"], ["sine_tone"]],
+        "attributes": [{"f0_hz": 440.0, "pitch_mode": "hz", "envelope": "steady"},
+                       {"f0_hz": 220.0, "pitch_mode": "hz", "envelope": "fading"},
+                       {"envelope": "sharp"},
+                       {"f0_hz": 110.0, "pitch_mode": "register", "pitch": "low"}],
+        "mentioned": [["pitch"], [], [], ["pitch"]],
+    }
+    t = attribute_targets(meta)
+    env = HEAD_ATTRIBUTES.index("envelope")
+    fam = HEAD_ATTRIBUTES.index("family")
+    # audio side: every attribute of single-family clips; the mix only gets its foreground family
+    assert t["audio"][0, env] >= 0 and t["audio"][1, env] >= 0 and t["audio"][2, env] == -1
+    assert t["vocab"]["family"][t["audio"][2, fam]] == "kick"
+    # text side: the family always, an envelope only where the caption says one (none here)
+    assert (t["text"][:, fam] >= 0).all() and (t["text"][:, env] == -1).all()
+    # f0: audio wherever known; text only where an exact pitch is named
+    assert t["f0_audio"].tolist() == [True, True, False, True]
+    assert t["f0_text"].tolist() == [True, False, False, False]
+    assert abs(t["f0"][0]) < 1e-6 and abs(t["f0"][1] + 1.0) < 1e-6  # log2(f0 / 440)
