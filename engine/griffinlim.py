@@ -44,7 +44,8 @@ class GriffinLimVocoder(torch.nn.Module):
         self.phase_lock = phase_lock
         low_bin = low_hz * frontend.N_FFT / frontend.SAMPLE_RATE
         lobes = _window_lobes(low_bin + 24)  # (513, K): atoms up to 1.5 crossover widths past it
-        mel_lobes = frontend.mel_basis().astype(np.float64) @ lobes  # (64, K)
+        basis = frontend.mel_basis().astype(np.float64)  # (64, 513)
+        mel_lobes = basis @ lobes  # (64, K)
         self.register_buffer("lobes", torch.from_numpy(lobes.astype(np.float32)), persistent=False)
         self.register_buffer("mel_lobes_t", torch.from_numpy(mel_lobes.T.astype(np.float32)), persistent=False)
         self.register_buffer("lobe_gram", torch.from_numpy((mel_lobes.T @ mel_lobes).astype(np.float32)),
@@ -54,7 +55,6 @@ class GriffinLimVocoder(torch.nn.Module):
         # 0 up to 8 bins (125 Hz) below the crossover, 1 from 8 bins above it, linear in between.
         high = np.clip((np.arange(frontend.N_FFT // 2 + 1) - low_bin) / 16.0 + 0.5, 0.0, 1.0)
         self.register_buffer("high_weight", torch.from_numpy(high.astype(np.float32))[:, None], persistent=False)
-        basis = frontend.mel_basis().astype(np.float64)  # (64, 513)
         pinv = np.linalg.pinv(basis).astype(np.float32)
         # NNLS terms that depend only on the filterbank: basis^T (513, 64) and its Gram matrix (513, 513).
         self.register_buffer("mel_basis_t", torch.from_numpy(basis.T.astype(np.float32)), persistent=False)

@@ -301,7 +301,7 @@ def attribute_targets(meta: dict) -> dict:
         if single and attrs.get("f0_hz"):
             f0[i] = np.log2(float(attrs["f0_hz"]) / 440.0)
             f0_audio[i] = True
-            f0_text[i] = "pitch" in said and (attrs.get("pitch_mode") in EXACT_PITCH_MODES or fams[0] == "mains_hum")
+            f0_text[i] = "pitch" in said and attrs.get("pitch_mode") in EXACT_PITCH_MODES
     return {"vocab": vocab, "audio": audio, "text": text, "f0": f0, "f0_audio": f0_audio, "f0_text": f0_text}
 
 
@@ -366,12 +366,12 @@ def stage_clap(cfg: Config, work: Path) -> None:
         t = F.normalize(text(tokens.input_ids[idx], attention_mask=tokens.attention_mask[idx]).text_embeds, dim=-1)
         logits = a @ t.T * logit_scale.clamp(max=math.log(100)).exp()
         # Captions repeat across clips (same wording, same family): don't punish identical captions.
-        ids = caption_ids[torch.from_numpy(idx).to(dev)]
+        i = torch.from_numpy(idx).to(dev)
+        ids = caption_ids[i]
         same = ids[:, None] == ids[None, :]
         logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool, device=dev), -1e4)
         target = torch.arange(len(idx), device=dev)
         loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-        i = torch.from_numpy(idx).to(dev)
         aux = 0.5 * (heads.loss(a, tgt["audio"][i], tgt["f0"][i], tgt["f0_audio"][i])
                      + heads.loss(t, tgt["text"][i], tgt["f0"][i], tgt["f0_text"][i]))
         opt.zero_grad(set_to_none=True)
