@@ -62,8 +62,11 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     add_model_options(p)
     p.add_argument("-o", "--output", default=None,
                    help="output .wav file (default: a new file in the output library)")
-    p.add_argument("--steps", type=int, default=20, help="sampling steps (default 20)")
-    p.add_argument("--guidance", type=float, default=2.5, help="classifier-free guidance scale (default 2.5)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="sampling steps (default: the model's own; 10 for the built-in model, else 20)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale (default: the model's own; 3 for the built-in "
+                        "model, else 2.5)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")
     p.add_argument("--scheduler", choices=SCHEDULERS, default="dpmpp",
                    help="dpmpp (DPM-Solver++, default) or ddim")
@@ -220,9 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval-default", help="measure prompt adherence on held-out prompts (DSP descriptors)")
     e.add_argument("--model", default=None, help="model to evaluate (default: builtin:default)")
     e.add_argument("--seeds", type=int, default=2, help="renders per prompt (default 2)")
-    e.add_argument("--steps", type=int, default=20)
-    e.add_argument("--guidance", type=float, default=3.0,
-                   help="default 3 (the bundled model measured 84.3 %% at 3 and 80.6 %% at generate's 2.5)")
+    e.add_argument("--steps", type=int, default=None, help="default: the model's own, as generate")
+    e.add_argument("--guidance", type=float, default=None, help="default: the model's own, as generate")
     e.add_argument("--scheduler", choices=SCHEDULERS, default="dpmpp")
     e.add_argument("--duration", type=float, default=2.56)
     e.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")

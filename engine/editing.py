@@ -459,6 +459,7 @@ def render_edit(model: LoadedModel, request: RenderRequest, *, output: str | Pat
     from .pipeline import Clip, RenderResult, provenance
 
     # 1. Check inputs: the source region (header first), then the mode's own parameters
+    request = request.resolved(model.sampler_defaults)
     if request.mode not in MODE_FUNCTIONS:
         raise InvalidRequest(f"mode {request.mode} is not an edit mode; use one of {', '.join(MODE_FUNCTIONS)}")
     region = regions.read_region(request.source_path, request.region_start_s, request.region_end_s)

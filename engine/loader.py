@@ -65,6 +65,16 @@ class LoadedModel:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def sampler_defaults(self) -> dict[str, Any]:
+        """Steps and guidance scale for requests that leave them unset: the model's own
+        (``"sampler"`` in ``audioldm_bridge.json``), else 20 steps at guidance 2.5."""
+        from .request import DEFAULT_GUIDANCE, DEFAULT_STEPS
+
+        own = self.extra.get("sampler", {})
+        return {"steps": int(own.get("steps", DEFAULT_STEPS)),
+                "guidance_scale": float(own.get("guidance_scale", DEFAULT_GUIDANCE))}
+
+    @property
     def sample_rate(self) -> int:
         return int(self.vocoder.config.sampling_rate)
 

@@ -71,7 +71,8 @@ def check_duration(model: LoadedModel, duration_s: float) -> None:
 def generate_waveforms(model: LoadedModel, request: RenderRequest, progress: ProgressFn | None = None,
                        cancel: CancelFn | None = None, preview_every: int = 0) -> Waveforms:
     """Text-to-audio: ``variations`` outputs, each the CLAP-best of ``candidates`` renders."""
-    # 1. Check inputs against the model
+    # 1. Check inputs against the model; unset sampler settings become the model's defaults
+    request = request.resolved(model.sampler_defaults)
     check_duration(model, request.duration_s)
     times = StageTimes()
     warnings: list[str] = []
@@ -198,6 +199,7 @@ def render(request: RenderRequest, models: ModelCache, *, output: str | Path | N
     """Run one request end to end and write its files. The single entry point for every front end."""
     check_writable(output if output is not None else paths.output_dir())
     model = models.get(request.model)
+    request = request.resolved(model.sampler_defaults)  # provenance records the values used
     if request.mode == "generate":
         result = generate_waveforms(model, request, progress, cancel, preview_every)
         clips = write_generated(request, model, result, output, existing)

@@ -32,6 +32,9 @@ MAX_STEPS = 1000
 MAX_CANDIDATES = 16
 MAX_VARIATIONS = 16
 MAX_PROMPT_CHARS = 1000
+#: Sampler settings used when neither the request nor the model's ``audioldm_bridge.json`` sets them.
+DEFAULT_STEPS = 20
+DEFAULT_GUIDANCE = 2.5
 
 
 def random_seed() -> int:
@@ -53,8 +56,10 @@ class RenderRequest:
     negative_prompt: str = ""
     #: Length of a generated clip (mode "generate"); edits use the source region's length.
     duration_s: float = 5.0
-    steps: int = 20
-    guidance_scale: float = 2.5
+    #: Sampling steps and classifier-free guidance scale; None means the model's own default
+    #: (``sampler`` in its ``audioldm_bridge.json``, else 20 and 2.5). See :meth:`resolved`.
+    steps: int | None = None
+    guidance_scale: float | None = None
     seed: int = field(default_factory=random_seed)
     scheduler: str = "dpmpp"
     #: DDIM eta (0 = deterministic, as diffusers' AudioLDMPipeline). Ignored by DPM-Solver++.
@@ -96,6 +101,12 @@ class RenderRequest:
     def replace(self, **changes: Any) -> "RenderRequest":
         """A validated copy with some fields changed (the request itself is immutable)."""
         return dataclasses.replace(self, **changes)
+
+    def resolved(self, defaults: dict[str, Any]) -> "RenderRequest":
+        """This request with unset sampler settings (None) taken from a model's defaults
+        (:attr:`engine.loader.LoadedModel.sampler_defaults`); set ones are kept."""
+        changes = {k: defaults[k] for k in ("steps", "guidance_scale") if getattr(self, k) is None}
+        return self.replace(**changes) if changes else self
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -158,10 +169,12 @@ def _validate(r: RenderRequest) -> None:
         raise InvalidRequest(
             f"duration must be between {MIN_DURATION_S} s and the model's maximum, got {duration:g} s"
         )
-    _integer(r.steps, "steps", 1, MAX_STEPS)
-    guidance = _number(r.guidance_scale, "guidance_scale")
-    if not 0.0 <= guidance <= 30.0:
-        raise InvalidRequest(f"guidance_scale must be between 0 and 30, got {guidance:g}")
+    if r.steps is not None:
+        _integer(r.steps, "steps", 1, MAX_STEPS)
+    if r.guidance_scale is not None:
+        guidance = _number(r.guidance_scale, "guidance_scale")
+        if not 0.0 <= guidance <= 30.0:
+            raise InvalidRequest(f"guidance_scale must be between 0 and 30, got {guidance:g}")
     _integer(r.seed, "seed", 0, 2**63 - 1)
     if r.scheduler not in SCHEDULERS:
         raise InvalidRequest(f"unknown scheduler {r.scheduler!r}; use one of: {', '.join(SCHEDULERS)}")

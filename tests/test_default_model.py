@@ -22,7 +22,7 @@ def model():
 
 
 def render(model, prompt, seed=0, duration=2.56):
-    req = RenderRequest(prompt=prompt, duration_s=duration, seed=seed, raw=True, guidance_scale=3.0)
+    req = RenderRequest(prompt=prompt, duration_s=duration, seed=seed, raw=True)  # the model's own sampler settings
     return generate_waveforms(model, req).audio[0]
 
 

@@ -121,3 +121,26 @@ def test_engine_never_imports_qt():
             "bad=[m for m in sys.modules if m.split('.')[0] in ('PyQt6','PySide6','pyqtgraph')];"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unset_steps_and_guidance_use_the_models_own_defaults(tiny_model_dir, model_root, models, tmp_path):
+    import json
+    import shutil
+
+    folder = model_root / "tiny-with-sampler-defaults"
+    if not folder.exists():
+        shutil.copytree(tiny_model_dir, folder)
+        meta_file = folder / "audioldm_bridge.json"
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        meta_file.write_text(json.dumps({**meta, "sampler": {"steps": 3, "guidance_scale": 1.5}}))
+    steps_seen = []
+    r = req(folder, steps=None, guidance_scale=None, raw=True)
+    result = render(r, models, output=tmp_path / "d.wav", progress=lambda info: steps_seen.append(info.total))
+    meta = read_provenance(result.clips[0].path)
+    assert (meta["steps"], meta["guidance_scale"]) == (3, 1.5) and set(steps_seen) == {3}
+    explicit = render(r.replace(steps=3, guidance_scale=1.5), models, output=tmp_path / "e.wav")
+    a, _ = sf.read(str(result.clips[0].path), dtype="float32")
+    b, _ = sf.read(str(explicit.clips[0].path), dtype="float32")
+    np.testing.assert_array_equal(a, b)
+    # A model without its own settings falls back to 20 steps at guidance 2.5.
+    assert models.get(str(tiny_model_dir)).sampler_defaults == {"steps": 20, "guidance_scale": 2.5}

@@ -80,3 +80,14 @@ def test_seed_per_variation_and_candidate_is_distinct_and_stable():
     seeds = [r.seed_for(v, c) for v in range(3) for c in range(2)]
     assert seeds == list(range(10, 16))
     assert json.loads(r.to_json())["seed"] == 10
+
+
+def test_unset_sampler_settings_come_from_the_model_and_set_ones_are_kept():
+    defaults = {"steps": 10, "guidance_scale": 3.0}
+    unset = RenderRequest(prompt="x", seed=1)
+    assert unset.steps is None and unset.guidance_scale is None
+    assert unset.resolved(defaults).steps == 10 and unset.resolved(defaults).guidance_scale == 3.0
+    own = RenderRequest(prompt="x", seed=1, steps=25, guidance_scale=1.0)
+    assert own.resolved(defaults) == own
+    half = RenderRequest(prompt="x", seed=1, steps=4).resolved(defaults)
+    assert (half.steps, half.guidance_scale) == (4, 3.0)

@@ -1,6 +1,6 @@
 """Prompt adherence of a model, measured with DSP descriptors on held-out prompts.
 
-    audioldm-bridge eval-default [--model builtin:default] [--seeds 2] [--steps 20] [--json out.json]
+    audioldm-bridge eval-default [--model builtin:default] [--seeds 2] [--steps N] [--json out.json]
 
 Every held-out prompt (:func:`corpus.held_out_prompts`: wordings and combinations that no training
 caption has) is rendered with ``seeds`` seeds. Absolute expectations (f0 within two semitones, noise
@@ -154,8 +154,9 @@ def vocoder_ceiling(n: int = 60, seed: int = 7, n_iter: int | None = None) -> di
             "mr_stft_distance": float(np.mean(distances))}
 
 
-def model_renderer(model_name: str | None, steps: int, guidance: float, scheduler: str, duration: float,
-                   device: str = "cpu"):
+def model_renderer(model_name: str | None, steps: int | None, guidance: float | None, scheduler: str,
+                   duration: float, device: str = "cpu"):
+    """``render(prompt, seed)`` for :func:`evaluate`; None for steps or guidance means the model's default."""
     from ..loader import ModelCache
     from ..pipeline import generate_waveforms
     from ..request import RenderRequest
@@ -168,6 +169,8 @@ def model_renderer(model_name: str | None, steps: int, guidance: float, schedule
                             seed=1000 + seed, scheduler=scheduler, raw=True, model=model_name)
         return generate_waveforms(model, req).audio[0]
 
+    used = RenderRequest(prompt="x", steps=steps, guidance_scale=guidance).resolved(model.sampler_defaults)
+    render.settings = f"{scheduler} {used.steps} steps, guidance {used.guidance_scale:g}, {duration:g} s clips"
     return render
 
 
@@ -175,6 +178,7 @@ def main(args) -> int:
     render = model_renderer(args.model, args.steps, args.guidance, args.scheduler, args.duration,
                             args.device)
     report = evaluate(render, seeds=args.seeds)
+    print(f"sampler: {render.settings}")
     print(report.format())
     unseen = evaluate(render, corpus.unseen_vocabulary_prompts(), seeds=1)
     print(f"\nunseen-vocabulary prompts (words no training caption has): {100 * unseen.overall:.1f} % "

