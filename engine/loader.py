@@ -61,6 +61,9 @@ class LoadedModel:
     #: Full CLAP model (text + audio branch) for re-ranking candidates, when one is available.
     clap: Any = None
     clap_processor: Any = None
+    #: Maps CLAP text embeddings into the audio-embedding space the UNet was conditioned on
+    #: (the default model's ``clap_prior/``); None samples from text embeddings directly, as AudioLDM.
+    text_prior: Any = None
     max_duration_s: float = AUDIOLDM_MAX_DURATION_S
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -278,19 +281,26 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
         from .default_model.clap_audio import SmallClapAudio
 
         clap = part("clap_audio", SmallClapAudio.from_pretrained)
+    text_prior = None
+    if (folder / "clap_prior" / "config.json").is_file():
+        from .default_model.clap_audio import TextToAudioPrior
 
-    for module in (unet, vae, text_encoder, vocoder) + ((clap,) if clap is not None else ()):
-        module.eval().requires_grad_(False)
-    for module in (unet, vae, text_encoder, vocoder):
+        text_prior = part("clap_prior", TextToAudioPrior.from_pretrained)
+
+    for module in (unet, vae, text_encoder, vocoder, clap, text_prior):
+        if module is not None:
+            module.eval().requires_grad_(False)
+    for module in (unet, vae, text_encoder, vocoder, text_prior):
         # Always cast: weights may be stored in float16 (the default model is) but run in float32.
-        module.to(device=device, dtype=dtype)
+        if module is not None:
+            module.to(device=device, dtype=dtype)
     if clap is not None:
         # CLAP only scores candidates; float32 keeps the HTSAT front end stable on every device.
         clap.to(device, torch.float32)
     return LoadedModel(
         name=name, folder=folder, family="audioldm", device=device, dtype=dtype,
         unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, vocoder=vocoder,
-        scheduler_config=scheduler_config, clap=clap, clap_processor=clap_processor,
+        scheduler_config=scheduler_config, clap=clap, clap_processor=clap_processor, text_prior=text_prior,
         max_duration_s=float(meta.get("max_duration_s", AUDIOLDM_MAX_DURATION_S)), extra=meta,
     )
 

@@ -73,12 +73,21 @@ def _pooled(out) -> torch.Tensor:
 
 @torch.inference_mode()
 def encode_text(model: LoadedModel, texts: list[str]) -> torch.Tensor:
-    """L2-normalised CLAP text embeddings (B, D), as diffusers' AudioLDMPipeline computes them."""
+    """L2-normalised CLAP text embeddings (B, D), as diffusers' AudioLDMPipeline computes them.
+
+    With a text-to-audio prior (the default model), non-empty texts are mapped into the audio-
+    embedding space the UNet was trained on; the empty text stays as it is, because it is what the
+    UNet saw for its dropped conditions (the unconditional input of classifier-free guidance).
+    """
     tok = model.tokenizer(texts, padding="max_length", max_length=model.tokenizer.model_max_length,
                           truncation=True, return_tensors="pt")
     out = model.text_encoder(tok.input_ids.to(model.device),
                              attention_mask=tok.attention_mask.to(model.device))
-    return F.normalize(out.text_embeds, dim=-1).to(model.dtype)
+    emb = F.normalize(out.text_embeds, dim=-1)
+    if model.text_prior is not None:
+        spoken = torch.tensor([bool(t.strip()) for t in texts], device=emb.device)[:, None]
+        emb = torch.where(spoken, model.text_prior(emb), emb)
+    return emb.to(model.dtype)
 
 
 def encode_prompt(model: LoadedModel, prompt: str, negative_prompt: str, guidance_scale: float,

@@ -144,3 +144,27 @@ def test_unset_steps_and_guidance_use_the_models_own_defaults(tiny_model_dir, mo
     np.testing.assert_array_equal(a, b)
     # A model without its own settings falls back to 20 steps at guidance 2.5.
     assert models.get(str(tiny_model_dir)).sampler_defaults == {"steps": 20, "guidance_scale": 2.5}
+
+
+def test_a_text_to_audio_prior_maps_prompts_but_not_the_unconditional_empty_text(tiny_model_dir, models):
+    import torch
+
+    from engine.default_model.clap_audio import TextToAudioPrior
+    from engine.sampling import encode_text
+
+    model = models.get(str(tiny_model_dir))
+    assert model.text_prior is None
+    plain = encode_text(model, ["", "a low kick drum"])
+    dim = plain.shape[1]
+    prior = TextToAudioPrior(dim, 16)
+    torch.nn.init.normal_(prior.mlp[-1].weight)  # a prior that is not the identity
+    model.text_prior = prior.eval()
+    try:
+        mapped = encode_text(model, ["", "a low kick drum"])
+    finally:
+        model.text_prior = None
+    torch.testing.assert_close(mapped[0], plain[0])
+    assert float(mapped[1] @ plain[1]) < 0.99
+    with torch.inference_mode():
+        expected = prior(plain[1:2].float())[0].to(mapped.dtype)
+    torch.testing.assert_close(mapped[1], expected)

@@ -14,7 +14,7 @@ from engine.pipeline import generate_waveforms
 from engine.request import RenderRequest
 
 TINY = ["--n-clips", "48", "--vae-steps", "2", "--vae-batch", "4", "--clap-steps", "2", "--clap-batch", "8",
-        "--unet-steps", "3", "--unet-batch", "4", "--unet-channels", "32,32", "--text-vocab", "300",
+        "--unet-steps", "3", "--unet-batch", "4", "--unet-channels", "32,32", "--text-vocab", "300", "--prior-steps", "2",
         "--ckpt-every", "1", "--device", "cpu"]
 
 
@@ -22,22 +22,23 @@ def test_train_export_load_and_render(tmp_path, capsys):
     work, out = tmp_path / "work", tmp_path / "model"
     train.main(["--work", str(work), "--out", str(out), *TINY])
     log = capsys.readouterr().out
-    for stage in ("corpus", "vae", "clap", "unet", "export"):
+    for stage in ("corpus", "vae", "clap", "prior", "unet", "export"):
         assert f"stage {stage} finished" in log
     assert "pure-noise check" in log
 
     meta = json.loads((out / "audioldm_bridge.json").read_text())
     assert meta["vocoder"] == "griffin-lim" and meta["training"]["n_clips"] == 48
     model = loader.load(str(out), device="cpu")
+    assert model.text_prior is not None and "held-out text/audio cosine" in log
     wave = generate_waveforms(model, RenderRequest(prompt="a kick drum", duration_s=0.5, steps=2, seed=0,
                                                    raw=True, model=str(out))).audio[0]
     assert wave.shape == (8000,) and np.all(np.isfinite(wave))
 
     # A second run finds every stage done and trains nothing again.
     finished = {p: p.stat().st_mtime_ns for p in (work / "vae" / "config.json", work / "unet-audio-32-32" / "config.json")}
-    train.main(["--work", str(work), "--out", str(out), "--stages", "corpus,vae,clap,unet", *TINY])
+    train.main(["--work", str(work), "--out", str(out), "--stages", "corpus,vae,clap,prior,unet", *TINY])
     again = capsys.readouterr().out
-    assert "synthesising" not in again and "params" not in again
+    assert "synthesising" not in again and "params" not in again and "prior:" not in again
     assert {p: p.stat().st_mtime_ns for p in finished} == finished
 
     # A stage killed before it finished resumes from its last checkpoint (step 3 of now 4).
@@ -73,3 +74,29 @@ def test_attribute_targets_supervise_text_only_with_what_the_caption_says():
     assert t["f0_audio"].tolist() == [True, True, False, True]
     assert t["f0_text"].tolist() == [True, False, False, False]
     assert abs(t["f0"][0]) < 1e-6 and abs(t["f0"][1] + 1.0) < 1e-6  # log2(f0 / 440)
+
+
+def test_text_to_audio_prior_starts_as_the_identity_and_learns_a_mapping(tmp_path):
+    import torch
+
+    from engine.default_model.clap_audio import TextToAudioPrior
+
+    torch.manual_seed(0)
+    text = torch.nn.functional.normalize(torch.randn(64, 16), dim=-1)
+    prior = TextToAudioPrior(16, 32)
+    assert torch.allclose(prior(text), text, atol=1e-6)  # untrained: sample from the text itself
+    # a fixed rotation stands in for the text -> audio gap; the prior learns to cross it
+    rotation = torch.linalg.qr(torch.randn(16, 16))[0]
+    audio = text @ rotation
+    opt = torch.optim.Adam(prior.parameters(), lr=3e-3)
+    for _ in range(300):
+        loss = 1 - (prior(text) * audio).sum(-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    before = (text * audio).sum(-1).mean()
+    after = (prior(text) * audio).sum(-1).mean()
+    assert after > 0.9 and after > before + 0.3
+    prior.save_pretrained(tmp_path / "prior")
+    again = TextToAudioPrior.from_pretrained(tmp_path / "prior")
+    assert torch.allclose(again(text), prior(text), atol=2e-2)  # stored in float16

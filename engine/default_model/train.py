@@ -1,6 +1,6 @@
 """Train the built-in default model from nothing: one command, fixed seeds, resumable.
 
-    python -m engine.default_model.train [--work DIR] [--out DIR] [--stages corpus,vae,clap,unet,export]
+    python -m engine.default_model.train [--work DIR] [--out DIR] [--stages corpus,vae,clap,prior,unet,export]
 
 Stages (each saves its result in the work folder and is skipped when that result exists; the long
 ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
@@ -12,6 +12,8 @@ ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
            ``ClapTextModelWithProjection`` + a CNN audio encoder, contrastive (symmetric InfoNCE) plus
            attribute heads shared by both embeddings (family, noise colour, envelope, rhythm, ...,
            log-f0; text side only for what the caption says), weight ``--clap-aux``
+3b. prior  text-to-audio prior (:class:`clap_audio.TextToAudioPrior`): a residual MLP from a caption's
+           CLAP text embedding to its clip's audio embedding (cosine loss), applied at sampling
 4. unet    ``UNet2DConditionModel`` (simple_projection class conditioning, concatenated to the
            time embedding as AudioLDM) on precomputed VAE latents, v-prediction with zero-terminal
            SNR and trailing timesteps, EMA weights, 10 % condition dropout for CFG; conditioned on
@@ -19,7 +21,8 @@ ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
            embeddings) or on CLAP text embeddings (``--condition text``). Measured on held-out
            prompts with the same VAE/CLAP: audio 70.4 %, text 66.7 % (108 checks each)
 5. export  diffusers-format folder (fp16 safetensors) + ``audioldm_bridge.json``; the vocoder is
-           Griffin-Lim (see ``--vocoder``), the CLAP audio branch goes to ``clap_audio/``
+           Griffin-Lim (see ``--vocoder``), the CLAP audio branch goes to ``clap_audio/``, the prior
+           to ``clap_prior/``
 
 The shared reference's measured attempt motivates the choices: epsilon prediction diverged when
 sampling from pure noise; v-prediction + zero-SNR + trailing + EMA did not.
@@ -76,6 +79,8 @@ class Config:
     unet_layers: int = 1
     unet_lr: float = 5e-4
     ema: float = 0.998
+    prior_steps: int = 3000
+    prior_hidden: int = 512
     condition: str = "audio"
     cfg_dropout: float = 0.1
     ckpt_every: int = 200
@@ -400,6 +405,72 @@ def stage_clap(cfg: Config, work: Path) -> None:
     os.replace(tmp, final)
 
 
+# =========================================================================== 3b. text-to-audio prior
+
+def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """(text, audio) CLAP embeddings of every corpus clip, computed once and kept in the work folder."""
+    from transformers import AutoTokenizer, ClapTextModelWithProjection
+
+    from .clap_audio import SmallClapAudio
+
+    out = work / "clap_pairs.pt"
+    if out.exists():
+        pairs = torch.load(out)
+        return pairs["text"], pairs["audio"]
+    mels, meta = load_corpus(work)
+    dev = pick_device(cfg.device)
+    text = ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").float().eval().to(dev)
+    tokenizer = AutoTokenizer.from_pretrained(work / "clap" / "tokenizer")
+    audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio").eval().to(dev)
+    with torch.no_grad():
+        text_emb = text_embeds(text, tokenizer, meta["captions"]).cpu()
+        audio_emb = torch.cat([audio(torch.from_numpy(mels[i:i + 256].astype(np.float32)).to(dev)).cpu()
+                               for i in range(0, len(mels), 256)])
+    torch.save({"text": text_emb, "audio": audio_emb}, out)
+    return text_emb, audio_emb
+
+
+def stage_prior(cfg: Config, work: Path) -> None:
+    """The text-to-audio prior (:class:`clap_audio.TextToAudioPrior`): regress each caption's text
+    embedding onto its clip's audio embedding (cosine loss); 5 % of the clips are held out to report."""
+    from .clap_audio import TextToAudioPrior
+
+    final = work / "clap_prior"
+    if (final / "config.json").exists():
+        return
+    text_emb, audio_emb = clap_embedding_pairs(cfg, work)
+    n_val = max(1, len(text_emb) // 20)
+    dev = pick_device(cfg.device)
+    train_t, train_a = text_emb[n_val:].to(dev), audio_emb[n_val:].to(dev)
+    val_t, val_a = text_emb[:n_val].to(dev), audio_emb[:n_val].to(dev)
+    torch.manual_seed(cfg.seed + 4)
+    prior = TextToAudioPrior(text_emb.shape[1], cfg.prior_hidden).to(dev)
+    opt = torch.optim.AdamW(prior.parameters(), lr=1e-3, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(cfg.seed + 4)
+
+    def val_cosine() -> float:
+        with torch.no_grad():
+            return float((prior(val_t) * val_a).sum(-1).mean())
+
+    log(f"prior: held-out text/audio cosine {float((val_t * val_a).sum(-1).mean()):.3f} before, "
+        f"{cfg.prior_steps} steps")
+    for step in range(cfg.prior_steps):
+        idx = torch.randint(0, len(train_t), (512,), generator=gen).to(dev)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg.prior_steps, 1e-3)
+        loss = 1 - (prior(train_t[idx]) * train_a[idx]).sum(-1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if (step + 1) % 500 == 0:
+            log(f"prior step {step + 1}/{cfg.prior_steps} loss {loss.item():.3f} held-out cosine {val_cosine():.3f}")
+    tmp = work / "clap_prior.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    prior.eval().cpu().save_pretrained(tmp)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+
+
 # =========================================================================== 4. UNet
 
 def make_unet(cfg: Config):
@@ -550,6 +621,7 @@ def stage_export(cfg: Config, work: Path, out: Path) -> None:
     ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").half().save_pretrained(tmp / "text_encoder")
     shutil.copytree(work / "clap" / "tokenizer", tmp / "tokenizer")
     shutil.copytree(work / "clap" / "clap_audio", tmp / "clap_audio")
+    shutil.copytree(work / "clap_prior", tmp / "clap_prior")
     DDIMScheduler(**SCHEDULER).save_pretrained(tmp / "scheduler")
     index = {"_class_name": "AudioLDMPipeline", "_diffusers_version": diffusers.__version__,
              "scheduler": ["diffusers", "DDIMScheduler"], "text_encoder": ["transformers", "ClapTextModelWithProjection"],
@@ -572,7 +644,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=paths.cache_dir() / "train-default")
     ap.add_argument("--out", type=Path, default=paths.default_model_dir())
-    ap.add_argument("--stages", default="corpus,vae,clap,unet,export")
+    ap.add_argument("--stages", default="corpus,vae,clap,prior,unet,export")
     for field, value in asdict(Config()).items():
         if isinstance(value, tuple):
             ap.add_argument(f"--{field.replace('_', '-')}", type=lambda s: tuple(int(v) for v in s.split(",")),
@@ -595,12 +667,14 @@ def main(argv: list[str] | None = None) -> None:
             stage_vae(cfg, args.work)
         elif stage == "clap":
             stage_clap(cfg, args.work)
+        elif stage == "prior":
+            stage_prior(cfg, args.work)
         elif stage == "unet":
             stage_unet(cfg, args.work)
         elif stage == "export":
             stage_export(cfg, args.work, args.out)
         else:
-            raise SystemExit(f"unknown stage {stage!r}; stages: corpus,vae,clap,unet,export")
+            raise SystemExit(f"unknown stage {stage!r}; stages: corpus,vae,clap,prior,unet,export")
         log(f"stage {stage} finished in {time.perf_counter() - s0:.0f} s")
     log(f"all stages finished in {(time.perf_counter() - t0) / 60:.1f} min")
 
