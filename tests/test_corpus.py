@@ -341,3 +341,21 @@ def test_held_out_prompts_are_new_sentences_in_the_training_vocabulary():
 def test_unseen_vocabulary_prompts_are_well_formed():
     for item in C.unseen_vocabulary_prompts():
         assert item["family"] in C.FAMILIES and item["expect"]
+
+
+def test_caption_variants_describe_the_same_clip_in_other_words():
+    seed = C.example_seed(20261125, 3)
+    caption, attributes = C.make_caption(seed)
+    variants = C.caption_variants(seed, 6)
+    assert variants == C.caption_variants(seed, 6)  # deterministic
+    assert len(set(variants)) >= 3
+    assert C.make_caption(seed) == (caption, attributes)  # the clip itself is unchanged
+    held_out = {item["prompt"].lower() for item in C.held_out_prompts() + C.unseen_vocabulary_prompts()}
+    for i in range(300):
+        for text in C.caption_variants(C.example_seed(1, i), 2):
+            assert text.lower() not in held_out
+    # a mixed clip's variants keep naming its background
+    mixed = next(s for s in (C.example_seed(2, i) for i in range(200))
+                 if C.make_caption(s)[1].get("background") == "rain")
+    phrases = C._BACKGROUND_PHRASES["rain"]
+    assert all(any(p in v for p in phrases) for v in C.caption_variants(mixed, 4))

@@ -120,3 +120,26 @@ def test_style_transfer_moves_a_tone_towards_a_noise_prompt(tmp_path, models):
     out = _edit(tmp_path, models, tone, sr, mode="style_transfer", prompt="constant white noise static",
                 strength=0.8)
     assert D.noisiness(out, sr) > D.noisiness(tone, sr) + 0.1
+
+
+def test_the_prior_brings_prompts_closer_to_the_audio_they_describe(model):
+    import torch
+
+    from engine.default_model import corpus
+    from engine.frontend import log_mel
+    from engine.sampling import encode_text
+
+    assert model.text_prior is not None
+    prior, model.text_prior = model.text_prior, None
+    try:
+        for family, prompt in (("pink_noise", "a pink noise"), ("kick", "a kick drum"), ("rain", "rain falling")):
+            clips = [corpus.make_example(corpus.example_seed(5, i), family=family, mix_share=0.0, duration_s=2.56)
+                     for i in range(6)]
+            with torch.inference_mode():
+                audio = model.clap(log_mel(torch.from_numpy(np.stack([c.audio for c in clips])))[:, :256])
+                target = torch.nn.functional.normalize(audio.mean(0), dim=-1)
+                text = encode_text(model, [prompt])[0]
+                mapped = prior(text[None])[0]
+            assert float(mapped @ target) > float(text @ target) + 0.05, family
+    finally:
+        model.text_prior = prior

@@ -2150,6 +2150,32 @@ def make_caption(
     return plan.caption, plan.attributes
 
 
+def caption_variants(
+    seed: int,
+    n: int,
+    sr: int = DEFAULT_SR,
+    duration_s: float = DEFAULT_DURATION_S,
+    mix_share: float = DEFAULT_MIX_SHARE,
+    family: str | None = None,
+) -> list[str]:
+    """``n`` further captions of the clip ``make_example`` makes from the same arguments: the same
+    sound, other wordings and other choices of what to mention (drawn from their own streams, so
+    the clip's own caption and audio are unchanged). Held-out evaluation prompts are never returned."""
+    plan = _plan(seed, sr, duration_s, mix_share, family)
+    fam = FAMILIES[plan.family]
+    held_out = {item["prompt"].lower() for item in held_out_prompts() + unseen_vocabulary_prompts()}
+    out = []
+    for j in range(n):
+        rng = np.random.default_rng([seed, 0x70A2, j])
+        caption, _ = _caption(rng, fam, plan.params)
+        if plan.background is not None:
+            caption = str(_choice(rng, _MIX_TEMPLATES)).format(fg=caption,
+                                                               bg=_background_phrase(rng, plan.background))
+        if caption.lower() not in held_out:
+            out.append(caption)
+    return out
+
+
 def make_example(
     seed: int,
     sr: int = DEFAULT_SR,

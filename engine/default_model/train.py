@@ -13,7 +13,8 @@ ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
            attribute heads shared by both embeddings (family, noise colour, envelope, rhythm, ...,
            log-f0; text side only for what the caption says), weight ``--clap-aux``
 3b. prior  text-to-audio prior (:class:`clap_audio.TextToAudioPrior`): a residual MLP from a caption's
-           CLAP text embedding to its clip's audio embedding (cosine loss), applied at sampling
+           CLAP text embedding to its clip's audio embedding (cosine loss), on each clip's caption plus
+           ``--prior-paraphrases`` other wordings of it; applied to prompts at sampling
 4. unet    ``UNet2DConditionModel`` (simple_projection class conditioning, concatenated to the
            time embedding as AudioLDM) on precomputed VAE latents, v-prediction with zero-terminal
            SNR and trailing timesteps, EMA weights, 10 % condition dropout for CFG; conditioned on
@@ -81,6 +82,7 @@ class Config:
     ema: float = 0.998
     prior_steps: int = 3000
     prior_hidden: int = 512
+    prior_paraphrases: int = 3  # extra captions per clip for the prior (other wordings, same sound)
     condition: str = "audio"
     cfg_dropout: float = 0.1
     ckpt_every: int = 200
@@ -407,42 +409,53 @@ def stage_clap(cfg: Config, work: Path) -> None:
 
 # =========================================================================== 3b. text-to-audio prior
 
-def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """(text, audio) CLAP embeddings of every corpus clip, computed once and kept in the work folder."""
+def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """CLAP embeddings for the prior: ``text`` (M, D) of every clip's caption and of
+    ``prior_paraphrases`` more captions of each clip (:func:`corpus.caption_variants`), ``clip`` (M,)
+    the clip each caption describes, and ``audio`` (N, D) per clip. Computed once, kept in the work folder."""
     from transformers import AutoTokenizer, ClapTextModelWithProjection
 
     from .clap_audio import SmallClapAudio
+    from .corpus import caption_variants, example_seed
 
     out = work / "clap_pairs.pt"
     if out.exists():
         pairs = torch.load(out)
-        return pairs["text"], pairs["audio"]
+        if pairs.get("paraphrases") == cfg.prior_paraphrases:
+            return pairs["text"], pairs["clip"], pairs["audio"]
     mels, meta = load_corpus(work)
+    texts, clips = list(meta["captions"]), list(range(len(mels)))
+    for i in range(len(mels)):
+        variants = caption_variants(example_seed(cfg.seed, i), cfg.prior_paraphrases, duration_s=CLIP_S)
+        texts += variants
+        clips += [i] * len(variants)
     dev = pick_device(cfg.device)
     text = ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").float().eval().to(dev)
     tokenizer = AutoTokenizer.from_pretrained(work / "clap" / "tokenizer")
     audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio").eval().to(dev)
     with torch.no_grad():
-        text_emb = text_embeds(text, tokenizer, meta["captions"]).cpu()
+        text_emb = text_embeds(text, tokenizer, texts).cpu()
         audio_emb = torch.cat([audio(torch.from_numpy(mels[i:i + 256].astype(np.float32)).to(dev)).cpu()
                                for i in range(0, len(mels), 256)])
-    torch.save({"text": text_emb, "audio": audio_emb}, out)
-    return text_emb, audio_emb
+    clip = torch.tensor(clips)
+    torch.save({"text": text_emb, "clip": clip, "audio": audio_emb, "paraphrases": cfg.prior_paraphrases}, out)
+    return text_emb, clip, audio_emb
 
 
 def stage_prior(cfg: Config, work: Path) -> None:
     """The text-to-audio prior (:class:`clap_audio.TextToAudioPrior`): regress each caption's text
-    embedding onto its clip's audio embedding (cosine loss); 5 % of the clips are held out to report."""
+    embedding onto its clip's audio embedding (cosine loss); 5 % of the clips (with all their
+    captions) are held out to report."""
     from .clap_audio import TextToAudioPrior
 
     final = work / "clap_prior"
     if (final / "config.json").exists():
         return
-    text_emb, audio_emb = clap_embedding_pairs(cfg, work)
-    n_val = max(1, len(text_emb) // 20)
+    text_emb, clip, audio_emb = clap_embedding_pairs(cfg, work)
+    val = clip < max(1, len(audio_emb) // 20)
     dev = pick_device(cfg.device)
-    train_t, train_a = text_emb[n_val:].to(dev), audio_emb[n_val:].to(dev)
-    val_t, val_a = text_emb[:n_val].to(dev), audio_emb[:n_val].to(dev)
+    train_t, train_a = text_emb[~val].to(dev), audio_emb[clip[~val]].to(dev)
+    val_t, val_a = text_emb[val].to(dev), audio_emb[clip[val]].to(dev)
     torch.manual_seed(cfg.seed + 4)
     prior = TextToAudioPrior(text_emb.shape[1], cfg.prior_hidden).to(dev)
     opt = torch.optim.AdamW(prior.parameters(), lr=1e-3, weight_decay=0.01)
@@ -452,8 +465,8 @@ def stage_prior(cfg: Config, work: Path) -> None:
         with torch.no_grad():
             return float((prior(val_t) * val_a).sum(-1).mean())
 
-    log(f"prior: held-out text/audio cosine {float((val_t * val_a).sum(-1).mean()):.3f} before, "
-        f"{cfg.prior_steps} steps")
+    log(f"prior: {len(text_emb)} captions of {len(audio_emb)} clips, held-out text/audio cosine "
+        f"{float((val_t * val_a).sum(-1).mean()):.3f} before, {cfg.prior_steps} steps")
     for step in range(cfg.prior_steps):
         idx = torch.randint(0, len(train_t), (512,), generator=gen).to(dev)
         for g in opt.param_groups:
