@@ -67,6 +67,9 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale (default: the model's own; 3 for the built-in "
                         "model, else 2.5)")
+    p.add_argument("--guidance-low", type=float, default=None,
+                   help="guidance scale for the spectral tilt (frequency-decoupled guidance; default: the "
+                        "model's own: 1 for the built-in model, else the same as --guidance)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")
     p.add_argument("--scheduler", choices=SCHEDULERS, default="dpmpp",
                    help="dpmpp (DPM-Solver++, default) or ddim")
@@ -80,7 +83,7 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
 
 def common_request_fields(args: argparse.Namespace) -> dict:
     return dict(
-        steps=args.steps, guidance_scale=args.guidance,
+        steps=args.steps, guidance_scale=args.guidance, guidance_low=args.guidance_low,
         seed=args.seed if args.seed is not None else random_seed(),
         scheduler=args.scheduler, eta=args.eta, candidates=args.candidates,
         negative_prompt=args.negative, model=args.model, sample_format=args.sample_format,
@@ -225,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seeds", type=int, default=2, help="renders per prompt (default 2)")
     e.add_argument("--steps", type=int, default=None, help="default: the model's own, as generate")
     e.add_argument("--guidance", type=float, default=None, help="default: the model's own, as generate")
+    e.add_argument("--guidance-low", type=float, default=None, help="default: the model's own, as generate")
     e.add_argument("--scheduler", choices=SCHEDULERS, default="dpmpp")
     e.add_argument("--duration", type=float, default=2.56)
     e.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")

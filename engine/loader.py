@@ -69,13 +69,15 @@ class LoadedModel:
 
     @property
     def sampler_defaults(self) -> dict[str, Any]:
-        """Steps and guidance scale for requests that leave them unset: the model's own
-        (``"sampler"`` in ``audioldm_bridge.json``), else 20 steps at guidance 2.5."""
+        """Sampler settings for requests that leave them unset: the model's own (``"sampler"`` in
+        ``audioldm_bridge.json``), else 20 steps at guidance 2.5, plain classifier-free guidance."""
         from .request import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
         own = self.extra.get("sampler", {})
+        low = own.get("guidance_low")
         return {"steps": int(own.get("steps", DEFAULT_STEPS)),
-                "guidance_scale": float(own.get("guidance_scale", DEFAULT_GUIDANCE))}
+                "guidance_scale": float(own.get("guidance_scale", DEFAULT_GUIDANCE)),
+                "guidance_low": None if low is None else float(low)}
 
     @property
     def sample_rate(self) -> int:

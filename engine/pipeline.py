@@ -111,6 +111,7 @@ def generate_waveforms(model: LoadedModel, request: RenderRequest, progress: Pro
                                   eta_s=rate * (whole - done), preview=info.preview))
 
             latents = denoise(model, latents, cond, request.guidance_scale, scheduler,
+                              guidance_low=request.guidance_low,
                               generator=generator, eta=request.eta, progress=report, cancel=cancel,
                               preview_every=preview_every, n_preview_samples=n_samples, times=times)
             # 5. Decode: VAE -> mel -> vocoder, cropped to the exact length
@@ -162,7 +163,8 @@ def provenance(request: RenderRequest, model: LoadedModel, seed: int, score: flo
         "app": "audioldm-bridge", "version": __version__, "mode": request.mode,
         "prompt": request.prompt, "negative_prompt": request.negative_prompt,
         "seed": seed, "request_seed": request.seed, "model": model.name, "steps": request.steps,
-        "guidance_scale": request.guidance_scale, "scheduler": request.scheduler, "eta": request.eta,
+        "guidance_scale": request.guidance_scale, "guidance_low": request.guidance_low,
+        "scheduler": request.scheduler, "eta": request.eta,
         "duration_s": request.duration_s, "candidates": request.candidates, "clap_score": score,
         "raw": request.raw, "peak_dbfs": None if request.raw else request.peak_dbfs,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

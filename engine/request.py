@@ -60,6 +60,10 @@ class RenderRequest:
     #: (``sampler`` in its ``audioldm_bridge.json``, else 20 and 2.5). See :meth:`resolved`.
     steps: int | None = None
     guidance_scale: float | None = None
+    #: Frequency-decoupled guidance: the scale for the mel-smooth part of the guidance (the spectral
+    #: tilt; :func:`engine.sampling.guide`). None: the model's default, which is plain
+    #: classifier-free guidance (this equal to ``guidance_scale``) except for the built-in model.
+    guidance_low: float | None = None
     seed: int = field(default_factory=random_seed)
     scheduler: str = "dpmpp"
     #: DDIM eta (0 = deterministic, as diffusers' AudioLDMPipeline). Ignored by DPM-Solver++.
@@ -105,7 +109,8 @@ class RenderRequest:
     def resolved(self, defaults: dict[str, Any]) -> "RenderRequest":
         """This request with unset sampler settings (None) taken from a model's defaults
         (:attr:`engine.loader.LoadedModel.sampler_defaults`); set ones are kept."""
-        changes = {k: defaults[k] for k in ("steps", "guidance_scale") if getattr(self, k) is None}
+        changes = {k: defaults[k] for k in ("steps", "guidance_scale", "guidance_low")
+                   if getattr(self, k) is None and defaults.get(k) is not None}
         return self.replace(**changes) if changes else self
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,10 +176,11 @@ def _validate(r: RenderRequest) -> None:
         )
     if r.steps is not None:
         _integer(r.steps, "steps", 1, MAX_STEPS)
-    if r.guidance_scale is not None:
-        guidance = _number(r.guidance_scale, "guidance_scale")
-        if not 0.0 <= guidance <= 30.0:
-            raise InvalidRequest(f"guidance_scale must be between 0 and 30, got {guidance:g}")
+    for name in ("guidance_scale", "guidance_low"):
+        if getattr(r, name) is not None:
+            guidance = _number(getattr(r, name), name)
+            if not 0.0 <= guidance <= 30.0:
+                raise InvalidRequest(f"{name} must be between 0 and 30, got {guidance:g}")
     _integer(r.seed, "seed", 0, 2**63 - 1)
     if r.scheduler not in SCHEDULERS:
         raise InvalidRequest(f"unknown scheduler {r.scheduler!r}; use one of: {', '.join(SCHEDULERS)}")

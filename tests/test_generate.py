@@ -132,18 +132,21 @@ def test_unset_steps_and_guidance_use_the_models_own_defaults(tiny_model_dir, mo
         shutil.copytree(tiny_model_dir, folder)
         meta_file = folder / "audioldm_bridge.json"
         meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-        meta_file.write_text(json.dumps({**meta, "sampler": {"steps": 3, "guidance_scale": 1.5}}))
+        meta_file.write_text(json.dumps({**meta, "sampler": {"steps": 3, "guidance_scale": 1.5,
+                                                             "guidance_low": 1.0}}))
     steps_seen = []
     r = req(folder, steps=None, guidance_scale=None, raw=True)
     result = render(r, models, output=tmp_path / "d.wav", progress=lambda info: steps_seen.append(info.total))
     meta = read_provenance(result.clips[0].path)
-    assert (meta["steps"], meta["guidance_scale"]) == (3, 1.5) and set(steps_seen) == {3}
-    explicit = render(r.replace(steps=3, guidance_scale=1.5), models, output=tmp_path / "e.wav")
+    assert (meta["steps"], meta["guidance_scale"], meta["guidance_low"]) == (3, 1.5, 1.0)
+    assert set(steps_seen) == {3}
+    explicit = render(r.replace(steps=3, guidance_scale=1.5, guidance_low=1.0), models, output=tmp_path / "e.wav")
     a, _ = sf.read(str(result.clips[0].path), dtype="float32")
     b, _ = sf.read(str(explicit.clips[0].path), dtype="float32")
     np.testing.assert_array_equal(a, b)
     # A model without its own settings falls back to 20 steps at guidance 2.5.
-    assert models.get(str(tiny_model_dir)).sampler_defaults == {"steps": 20, "guidance_scale": 2.5}
+    assert models.get(str(tiny_model_dir)).sampler_defaults == {"steps": 20, "guidance_scale": 2.5,
+                                                                "guidance_low": None}
 
 
 def test_a_text_to_audio_prior_maps_prompts_but_not_the_unconditional_empty_text(tiny_model_dir, models):
@@ -168,3 +171,26 @@ def test_a_text_to_audio_prior_maps_prompts_but_not_the_unconditional_empty_text
     with torch.inference_mode():
         expected = prior(plain[1:2].float())[0].to(mapped.dtype)
     torch.testing.assert_close(mapped[1], expected)
+
+
+def test_frequency_decoupled_guidance_scales_the_spectral_tilt_apart_from_the_detail():
+    import torch
+
+    from engine.sampling import guide, mel_lowpass
+
+    torch.manual_seed(0)
+    uncond = torch.randn(1, 8, 10, 16)
+    tilt = torch.linspace(-1, 1, 16).expand(1, 8, 10, 16)  # varies slowly along mel
+    detail = torch.tensor([1.0, -1.0] * 8).expand(1, 8, 10, 16)  # alternates bin to bin
+    torch.testing.assert_close(mel_lowpass(detail), torch.zeros_like(detail))
+    # plain classifier-free guidance when no low scale is given, or the same one
+    cond = uncond + tilt + detail
+    plain = uncond + 3.0 * (tilt + detail)
+    torch.testing.assert_close(guide(uncond, cond, 3.0), plain)
+    torch.testing.assert_close(guide(uncond, cond, 3.0, 3.0), plain)
+    # decoupled: the detail is guided at 3, a constant offset along mel at 1 (the conditional's own)
+    offset = torch.full_like(uncond, 0.5)
+    torch.testing.assert_close(guide(uncond, uncond + offset + detail, 3.0, 1.0), uncond + offset + 3.0 * detail)
+    # and the tilt falls between: mostly low band, so guided far less than plain guidance
+    tilted = guide(uncond, uncond + tilt, 3.0, 1.0) - uncond
+    assert float(tilted.abs().mean()) < 0.6 * float((3.0 * tilt).abs().mean())

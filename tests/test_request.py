@@ -90,4 +90,9 @@ def test_unset_sampler_settings_come_from_the_model_and_set_ones_are_kept():
     own = RenderRequest(prompt="x", seed=1, steps=25, guidance_scale=1.0)
     assert own.resolved(defaults) == own
     half = RenderRequest(prompt="x", seed=1, steps=4).resolved(defaults)
-    assert (half.steps, half.guidance_scale) == (4, 3.0)
+    assert (half.steps, half.guidance_scale, half.guidance_low) == (4, 3.0, None)
+    decoupled = unset.resolved({**defaults, "guidance_low": 1.0})
+    assert decoupled.guidance_low == 1.0
+    assert RenderRequest(prompt="x", seed=1, guidance_low=2.0).resolved({**defaults, "guidance_low": 1.0}).guidance_low == 2.0
+    with pytest.raises(InvalidRequest, match="guidance_low"):
+        RenderRequest(prompt="x", guidance_low=-1)

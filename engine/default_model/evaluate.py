@@ -155,8 +155,8 @@ def vocoder_ceiling(n: int = 60, seed: int = 7, n_iter: int | None = None) -> di
 
 
 def model_renderer(model_name: str | None, steps: int | None, guidance: float | None, scheduler: str,
-                   duration: float, device: str = "cpu"):
-    """``render(prompt, seed)`` for :func:`evaluate`; None for steps or guidance means the model's default."""
+                   duration: float, device: str = "cpu", guidance_low: float | None = None):
+    """``render(prompt, seed)`` for :func:`evaluate`; None for a sampler setting means the model's default."""
     from ..loader import ModelCache
     from ..pipeline import generate_waveforms
     from ..request import RenderRequest
@@ -166,17 +166,21 @@ def model_renderer(model_name: str | None, steps: int | None, guidance: float | 
 
     def render(prompt: str, seed: int) -> np.ndarray:
         req = RenderRequest(prompt=prompt, duration_s=duration, steps=steps, guidance_scale=guidance,
-                            seed=1000 + seed, scheduler=scheduler, raw=True, model=model_name)
+                            guidance_low=guidance_low, seed=1000 + seed, scheduler=scheduler, raw=True,
+                            model=model_name)
         return generate_waveforms(model, req).audio[0]
 
-    used = RenderRequest(prompt="x", steps=steps, guidance_scale=guidance).resolved(model.sampler_defaults)
-    render.settings = f"{scheduler} {used.steps} steps, guidance {used.guidance_scale:g}, {duration:g} s clips"
+    used = RenderRequest(prompt="x", steps=steps, guidance_scale=guidance,
+                         guidance_low=guidance_low).resolved(model.sampler_defaults)
+    low = "" if used.guidance_low is None else f" (spectral tilt {used.guidance_low:g})"
+    render.settings = (f"{scheduler} {used.steps} steps, guidance {used.guidance_scale:g}{low}, "
+                       f"{duration:g} s clips")
     return render
 
 
 def main(args) -> int:
     render = model_renderer(args.model, args.steps, args.guidance, args.scheduler, args.duration,
-                            args.device)
+                            args.device, args.guidance_low)
     report = evaluate(render, seeds=args.seeds)
     print(f"sampler: {render.settings}")
     print(report.format())
