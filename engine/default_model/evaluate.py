@@ -1,6 +1,6 @@
 """Prompt adherence of a model, measured with DSP descriptors on held-out prompts.
 
-    audioldm-bridge eval-default [--model builtin:default] [--seeds 2] [--steps N] [--json out.json]
+    audioldm-bridge eval-default [--model builtin:default] [--seeds 4] [--steps N] [--json out.json]
 
 Every held-out prompt (:func:`corpus.held_out_prompts`: wordings and combinations that no training
 caption has) is rendered with ``seeds`` seeds. Absolute expectations (f0 within two semitones, noise
@@ -44,6 +44,9 @@ class Report:
     def by_family(self):
         return self._acc(lambda c: c["family"])
 
+    def by_seed(self):
+        return self._acc(lambda c: c["seed"])
+
     @property
     def overall(self) -> float:
         return sum(c["passed"] for c in self.checks) / max(1, len(self.checks))
@@ -52,6 +55,7 @@ class Report:
         lines = [f"{len(self.checks)} checks, overall accuracy {100 * self.overall:.1f} %  "
                  f"({self.render_s_per_clip:.2f} s per clip, {self.seconds:.0f} s in all)", "", "by attribute:"]
         lines += [f"  {k:<14}{p:>4}/{n:<4}{100 * p / n:6.1f} %" for k, (p, n) in self.by_attribute().items()]
+        lines += ["", "by seed: " + ", ".join(f"{k}: {100 * p / n:.1f} %" for k, (p, n) in self.by_seed().items())]
         lines += ["", "by family:"]
         lines += [f"  {k:<14}{p:>4}/{n:<4}{100 * p / n:6.1f} %" for k, (p, n) in self.by_family().items()]
         failed = [c for c in self.checks if not c["passed"]]
