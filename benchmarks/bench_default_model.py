@@ -2,9 +2,9 @@
 
 Our engine against diffusers' deprecated ``AudioLDMPipeline`` on the same weights (the bundled
 UNet, VAE, CLAP text encoder and the Griffin-Lim vocoder, DPM-Solver++ at the model's own default
-steps and guidance, from its ``audioldm_bridge.json``),
-in the same process and the same run. Prints the median of ``--repeats`` renders, the ratio
-ours/reference, the per-stage split, and the issue's target (under 1 s on a 2-core CPU).
+steps and guidance, from its ``audioldm_bridge.json``; the reference guides plainly, with the same
+UNet calls), interleaved in the same process and run. Prints the median of ``--repeats`` renders,
+the ratio ours/reference, the per-stage split, and the issue's target (under 1 s on a 2-core CPU).
 
     python benchmarks/bench_default_model.py [--duration 2.5] [--steps N] [--repeats 5] [--threads N]
 """
@@ -67,8 +67,9 @@ def main() -> None:
                 stages.append(out)
     results = {name: (statistics.median(w), stages if name == "ours" else []) for name, w in walls.items()}
 
+    low = "" if request.guidance_low is None else f" (spectral tilt {request.guidance_low:g}; the reference: plain)"
     print(f"default model, {args.duration:g} s clip, DPM-Solver++ {request.steps} steps, guidance "
-          f"{request.guidance_scale:g}, {torch.get_num_threads()} threads, median of {args.repeats}")
+          f"{request.guidance_scale:g}{low}, {torch.get_num_threads()} threads, median of {args.repeats}")
     print(f"{'':12}{'wall (s)':>10}")
     for name, (wall, _) in results.items():
         print(f"{name:12}{wall:10.3f}")
