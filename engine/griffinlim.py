@@ -56,9 +56,10 @@ class GriffinLimVocoder(torch.nn.Module):
         high = np.clip((np.arange(frontend.N_FFT // 2 + 1) - low_bin) / 16.0 + 0.5, 0.0, 1.0)
         self.register_buffer("high_weight", torch.from_numpy(high.astype(np.float32))[:, None], persistent=False)
         pinv = np.linalg.pinv(basis).astype(np.float32)
-        # NNLS terms that depend only on the filterbank: basis^T (513, 64) and its Gram matrix (513, 513).
+        # NNLS terms that depend only on the filterbank: the basis (64, 513) and its transpose. The Gram
+        # product basis^T basis mag is taken as basis^T (basis mag): 64-wide products instead of 513.
+        self.register_buffer("mel_basis", torch.from_numpy(basis.astype(np.float32)), persistent=False)
         self.register_buffer("mel_basis_t", torch.from_numpy(basis.T.astype(np.float32)), persistent=False)
-        self.register_buffer("mel_gram", torch.from_numpy((basis.T @ basis).astype(np.float32)), persistent=False)
         self.register_buffer("mel_pinv", torch.from_numpy(pinv), persistent=False)  # (513, 64)
         self.register_buffer("window", torch.hann_window(frontend.N_FFT), persistent=False)
 
@@ -83,7 +84,7 @@ class GriffinLimVocoder(torch.nn.Module):
         mag = torch.clamp(self.mel_pinv @ mel, min=0.0) + 1e-6
         numerator = self.mel_basis_t @ mel
         for _ in range(self.nnls_iter):
-            mag = mag * numerator / (self.mel_gram @ mag + 1e-10)
+            mag = mag * numerator / (self.mel_basis_t @ (self.mel_basis @ mag) + 1e-10)
         if self.low_iter:
             mag = self.high_weight * mag + (1 - self.high_weight) * self._sparse_low(mel)
         return mag

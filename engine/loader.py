@@ -296,6 +296,10 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
         # Always cast: weights may be stored in float16 (the default model is) but run in float32.
         if module is not None:
             module.to(device=device, dtype=dtype)
+    if device.type == "cpu":
+        # oneDNN convolutions skip a layout reorder per layer: a default-model render at 10 steps
+        # took 0.94 s instead of 1.03-1.07 s (interleaved A/B, 2 threads). Numerically the same to ~1e-4.
+        unet.to(memory_format=torch.channels_last)
     if clap is not None:
         # CLAP only scores candidates; float32 keeps the HTSAT front end stable on every device.
         clap.to(device, torch.float32)
