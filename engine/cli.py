@@ -65,7 +65,7 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None,
                    help="sampling steps (default: the model's own; 10 for the built-in model, else 20)")
     p.add_argument("--guidance", type=float, default=None,
-                   help="classifier-free guidance scale (default: the model's own; 3 for the built-in "
+                   help="classifier-free guidance scale (default: the model's own; 3.5 for the built-in "
                         "model, else 2.5)")
     p.add_argument("--guidance-low", type=float, default=None,
                    help="guidance scale for the spectral tilt (frequency-decoupled guidance; default: the "

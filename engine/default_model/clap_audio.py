@@ -7,9 +7,10 @@ second front end. It is trained contrastively with the CLAP text encoder
 a full CLAP model.
 
 :class:`TextToAudioPrior`: the UNet is conditioned on CLAP *audio* embeddings (as AudioLDM) and
-sampled from text. The small CLAP leaves a wide gap between the two (cosine 0.6 between "pink noise"
-and the mean embedding of pink-noise clips), and the UNet renders what lies across it: a text-
-conditioned "pink noise" came out at -0.8 dB/octave, its audio embedding at -2.6 (pink is -3). The
+sampled from text. The small CLAP leaves a wide gap between the two (cosine 0.6 between "constant
+pink noise hiss" and the mean embedding of pink-noise clips), and the UNet renders what lies across
+it: conditioned on that text, pink noise came out at -0.8 dB/octave, on the audio mean at -2.6 (pink
+is -3). The
 prior maps a text embedding to the expected audio embedding of its caption (DALL-E 2's "prior",
 here a residual MLP regressed with a cosine loss), so sampling sees what training saw.
 """
