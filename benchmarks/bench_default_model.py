@@ -65,18 +65,18 @@ def main() -> None:
             walls[name].append(time.perf_counter() - t0)
             if name == "ours":
                 stages.append(out)
-    results = {name: (statistics.median(w), stages if name == "ours" else []) for name, w in walls.items()}
+    median = {name: statistics.median(w) for name, w in walls.items()}
 
     low = "" if request.guidance_low is None else f" (spectral tilt {request.guidance_low:g}; the reference: plain)"
     print(f"default model, {args.duration:g} s clip, DPM-Solver++ {request.steps} steps, guidance "
           f"{request.guidance_scale:g}{low}, {torch.get_num_threads()} threads, median of {args.repeats}")
     print(f"{'':12}{'wall (s)':>10}")
-    for name, (wall, _) in results.items():
+    for name, wall in median.items():
         print(f"{name:12}{wall:10.3f}")
-    print(f"ratio ours/reference {results['ours'][0] / results['reference'][0]:.3f}; "
-          f"real-time factor {results['ours'][0] / args.duration:.3f}; target < 1 s: "
-          f"{'met' if results['ours'][0] < 1.0 else 'NOT met'}")
-    split = {k: statistics.median(s[k] for s in results["ours"][1]) for k in results["ours"][1][0]}
+    print(f"ratio ours/reference {median['ours'] / median['reference']:.3f}; "
+          f"real-time factor {median['ours'] / args.duration:.3f}; target < 1 s: "
+          f"{'met' if median['ours'] < 1.0 else 'NOT met'}")
+    split = {k: statistics.median(s[k] for s in stages) for k in stages[0]}
     print("ours per stage (s): " + ", ".join(f"{k} {v:.3f}" for k, v in split.items()))
 
 

@@ -71,12 +71,11 @@ class LoadedModel:
     def sampler_defaults(self) -> dict[str, Any]:
         """Sampler settings for requests that leave them unset: the model's own (``"sampler"`` in
         ``audioldm_bridge.json``), else 20 steps at guidance 2.5, plain classifier-free guidance."""
-        from .request import DEFAULT_GUIDANCE, DEFAULT_STEPS
+        from .request import DEFAULT_SAMPLER
 
-        own = self.extra.get("sampler", {})
-        low = own.get("guidance_low")
-        return {"steps": int(own.get("steps", DEFAULT_STEPS)),
-                "guidance_scale": float(own.get("guidance_scale", DEFAULT_GUIDANCE)),
+        own = {**DEFAULT_SAMPLER, **self.extra.get("sampler", {})}
+        low = own["guidance_low"]
+        return {"steps": int(own["steps"]), "guidance_scale": float(own["guidance_scale"]),
                 "guidance_low": None if low is None else float(low)}
 
     @property

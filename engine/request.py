@@ -32,9 +32,9 @@ MAX_STEPS = 1000
 MAX_CANDIDATES = 16
 MAX_VARIATIONS = 16
 MAX_PROMPT_CHARS = 1000
-#: Sampler settings used when neither the request nor the model's ``audioldm_bridge.json`` sets them.
-DEFAULT_STEPS = 20
-DEFAULT_GUIDANCE = 2.5
+#: Sampler settings used when neither the request nor the model's ``audioldm_bridge.json`` sets them
+#: (plain classifier-free guidance: no separate ``guidance_low``).
+DEFAULT_SAMPLER: dict[str, Any] = {"steps": 20, "guidance_scale": 2.5, "guidance_low": None}
 
 
 def random_seed() -> int:

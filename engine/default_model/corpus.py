@@ -2028,6 +2028,11 @@ def _background_phrase(rng: np.random.Generator, name: str) -> str:
     return str(_choice(rng, _BACKGROUND_PHRASES[name]))
 
 
+def _mixed_caption(rng: np.random.Generator, foreground: str, background: str) -> str:
+    """A mix's caption: the foreground caption placed in a template that names the background."""
+    return str(_choice(rng, _MIX_TEMPLATES)).format(fg=foreground, bg=_background_phrase(rng, background))
+
+
 # ==========================================================================
 # Public API
 # ==========================================================================
@@ -2122,8 +2127,7 @@ def _plan(seed: int, sr: int, duration_s: float, mix_share: float, family: str |
     bg = FAMILIES[bg_name]
     bg_params = bg.sample_params(rng, duration_s, sr)
     gain_db = _uniform(rng, _MIX_RANGES["background_db"])
-    template = str(_choice(rng, _MIX_TEMPLATES))
-    caption = template.format(fg=caption, bg=_background_phrase(rng, bg_name))
+    caption = _mixed_caption(rng, caption, bg_name)
     attributes.update(
         background=bg_name, background_db=gain_db, background_attributes=_attributes(bg, bg_params)
     )
@@ -2163,17 +2167,21 @@ def caption_variants(
     the clip's own caption and audio are unchanged). Held-out evaluation prompts are never returned."""
     plan = _plan(seed, sr, duration_s, mix_share, family)
     fam = FAMILIES[plan.family]
-    held_out = {item["prompt"].lower() for item in held_out_prompts() + unseen_vocabulary_prompts()}
     out = []
     for j in range(n):
         rng = np.random.default_rng([seed, 0x70A2, j])
         caption, _ = _caption(rng, fam, plan.params)
         if plan.background is not None:
-            caption = str(_choice(rng, _MIX_TEMPLATES)).format(fg=caption,
-                                                               bg=_background_phrase(rng, plan.background))
-        if caption.lower() not in held_out:
+            caption = _mixed_caption(rng, caption, plan.background)
+        if caption.lower() not in _evaluation_prompts():
             out.append(caption)
     return out
+
+
+@lru_cache(maxsize=1)
+def _evaluation_prompts() -> frozenset[str]:
+    """Every evaluation prompt, lower-cased: training text must never contain one."""
+    return frozenset(item["prompt"].lower() for item in held_out_prompts() + unseen_vocabulary_prompts())
 
 
 def make_example(

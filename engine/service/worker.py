@@ -343,7 +343,7 @@ def _fake_main(send: _Sender, state: _State, cmd_conn, cancel_seq, cancel_time, 
     every attempt)."""
     import signal
 
-    from ..request import DEFAULT_GUIDANCE, DEFAULT_STEPS, RenderRequest
+    from ..request import DEFAULT_SAMPLER, RenderRequest
 
     step_s = float(faults.get("fake_step_s", 0.02))
     load_s = float(faults.get("fake_load_s", 0.05))
@@ -384,8 +384,7 @@ def _fake_main(send: _Sender, state: _State, cmd_conn, cancel_seq, cancel_time, 
         job, attempt = int(data["job"]), int(data.get("attempt", 1))
         state.job = job
         send("started", job=job, pid=os.getpid())
-        request = RenderRequest.from_json(data["request"]).resolved(
-            {"steps": DEFAULT_STEPS, "guidance_scale": DEFAULT_GUIDANCE})  # no model to ask
+        request = RenderRequest.from_json(data["request"]).resolved(DEFAULT_SAMPLER)  # no model to ask
         load(request.model or "builtin:default", job, attempt)
         state.phase = "rendering"
         completed: list[float] = []
