@@ -14,6 +14,9 @@ model, when a trained vocoder does not beat it). It inverts AudioLDM's own front
    identity phase locking as in Laroche & Dolson's phase vocoder) instead of zero, so low partials are
    coherent from the first iteration; then fast Griffin-Lim (momentum 0.99, Perraudin et al. 2013).
 
+With a ``magnitude_model`` (the default model's trained :class:`~engine.default_model.mel_inverter.MelInverter`,
+``mel_inverter/`` in its folder) steps 1 and 2 are replaced by that network's estimate.
+
 Everything is deterministic, so a render depends only on its seed.
 """
 
@@ -32,8 +35,10 @@ class GriffinLimVocoder(torch.nn.Module):
     """Duck-types ``SpeechT5HifiGan`` where the engine uses it: ``config`` and ``forward(mel)``."""
 
     def __init__(self, n_iter: int = 16, momentum: float = 0.99, nnls_iter: int = 50, low_hz: float = 625.0,
-                 low_sparsity: float = 0.05, low_iter: int = 200, phase_lock: bool = True) -> None:
+                 low_sparsity: float = 0.05, low_iter: int = 200, phase_lock: bool = True,
+                 magnitude_model: torch.nn.Module | None = None) -> None:
         super().__init__()
+        self.magnitude_model = magnitude_model
         self.config = SimpleNamespace(sampling_rate=frontend.SAMPLE_RATE, upsample_rates=[frontend.HOP],
                                       model_in_dim=frontend.N_MELS)
         self.n_iter = n_iter
@@ -79,7 +84,14 @@ class GriffinLimVocoder(torch.nn.Module):
         filters are wide: a 3 kHz tone's energy-weighted spread falls from 128 Hz to 80 Hz (at 330 Hz
         and below it barely changes). On 40 corpus clips the descriptor checks after resynthesis went
         from 93 % to 95 % (2 checks).
+
+        With a ``magnitude_model``, its estimate instead, used as it is: forcing it back to the mel by
+        the same least-squares updates (20 of them) made its MR-STFT distance to corpus clips
+        0.97 -> 1.93 and passed fewer of the held-out checks (89.4 % against 91.2 %).
         """
+        if self.magnitude_model is not None:
+            dtype = next(self.magnitude_model.parameters()).dtype
+            return torch.exp(self.magnitude_model(log_mel.to(dtype)).float().clamp(max=10.0))
         mel = torch.exp(log_mel.float()).transpose(1, 2)
         mag = torch.clamp(self.mel_pinv @ mel, min=0.0) + 1e-6
         numerator = self.mel_basis_t @ mel

@@ -261,7 +261,13 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
     if meta.get("vocoder") == "griffin-lim":
         from .griffinlim import GriffinLimVocoder
 
-        vocoder = GriffinLimVocoder(**meta.get("griffin_lim", {}))
+        inverter = None
+        if (folder / "mel_inverter" / "config.json").is_file():
+            # The default model's learned mel -> magnitude step (engine/default_model/mel_inverter.py).
+            from .default_model.mel_inverter import MelInverter
+
+            inverter = part("mel_inverter", MelInverter.from_pretrained)
+        vocoder = GriffinLimVocoder(**meta.get("griffin_lim", {}), magnitude_model=inverter)
     else:
         vocoder = part("vocoder", SpeechT5HifiGan.from_pretrained)
     sched_file = folder / "scheduler" / "scheduler_config.json"

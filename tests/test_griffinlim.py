@@ -86,3 +86,51 @@ def test_model_folder_with_griffin_lim_loads_through_the_same_path(tiny_model_di
     assert isinstance(model.vocoder, GriffinLimVocoder) and model.max_duration_s == 10.0
     out = generate_waveforms(model, RenderRequest(prompt="x", duration_s=0.73, steps=2, seed=0, raw=True))
     assert out.audio[0].shape == (round(0.73 * 16000),) and np.all(np.isfinite(out.audio[0]))
+
+
+def test_an_untrained_mel_inverter_returns_a_flat_spectrum_exactly():
+    """Its output layer starts at zero, so before training it is the fixed interpolation of the mel onto
+    the linear axis, which gives a flat magnitude back where the filterbank covers it."""
+    from engine.default_model.mel_inverter import MelInverter
+
+    basis = torch.from_numpy(frontend.mel_basis())
+    flat = torch.full((frontend.N_FFT // 2 + 1, 20), 0.3)
+    log_mel = torch.log(basis @ flat).T[None]  # (1, 20, 64)
+    mag = torch.exp(MelInverter(32, 2)(log_mel))[0]
+    covered = basis.sum(0) > 0
+    assert torch.allclose(mag[covered], torch.full_like(mag[covered], 0.3), rtol=1e-4)
+
+
+def test_a_magnitude_model_replaces_least_squares_and_round_trips_through_its_folder(tmp_path):
+    from engine.default_model.mel_inverter import MelInverter
+
+    torch.manual_seed(0)
+    net = MelInverter(32, 2)
+    torch.nn.init.normal_(net.out.weight, std=0.05)  # something other than the interpolation
+    mel = torch.randn(1, 40, 64) - 5
+    vocoder = GriffinLimVocoder(n_iter=4, magnitude_model=net)
+    with torch.no_grad():
+        expected = torch.exp(net(mel))
+    assert torch.allclose(vocoder.magnitude(mel), expected)
+    assert not torch.allclose(GriffinLimVocoder().magnitude(mel), expected, rtol=0.1)
+    wav = vocoder(mel)
+    assert wav.shape == (1, 40 * 160) and torch.isfinite(wav).all()
+
+    net.save_pretrained(tmp_path / "mel_inverter")
+    again = MelInverter.from_pretrained(tmp_path / "mel_inverter")
+    assert torch.allclose(again(mel), net(mel).detach(), atol=5e-2)  # stored in float16
+
+
+def test_model_folder_with_a_mel_inverter_loads_it_into_the_vocoder(tiny_model_dir, tmp_path):
+    from engine.default_model.mel_inverter import MelInverter
+
+    folder = tmp_path / "gl-model"
+    shutil.copytree(tiny_model_dir, folder)
+    shutil.rmtree(folder / "vocoder")
+    (folder / "audioldm_bridge.json").write_text(json.dumps({"vocoder": "griffin-lim"}))
+    MelInverter(16, 1).save_pretrained(folder / "mel_inverter")
+    model = loader.load(str(folder), device="cpu")
+    assert isinstance(model.vocoder.magnitude_model, MelInverter)
+    assert model.vocoder.magnitude_model.config == {"channels": 16, "blocks": 1}
+    out = generate_waveforms(model, RenderRequest(prompt="x", duration_s=0.5, steps=2, seed=0, raw=True))
+    assert out.audio[0].shape == (8000,) and np.all(np.isfinite(out.audio[0]))

@@ -15,6 +15,7 @@ from engine.request import RenderRequest
 
 TINY = ["--n-clips", "48", "--vae-steps", "2", "--vae-batch", "4", "--clap-steps", "2", "--clap-batch", "8",
         "--unet-steps", "3", "--unet-batch", "4", "--unet-channels", "32,32", "--text-vocab", "300", "--prior-steps", "2",
+        "--vocoder-clips", "8", "--vocoder-steps", "2", "--vocoder-batch", "2", "--vocoder-channels", "16", "--vocoder-blocks", "1",
         "--ckpt-every", "1", "--device", "cpu"]
 
 
@@ -22,7 +23,7 @@ def test_train_export_load_and_render(tmp_path, capsys):
     work, out = tmp_path / "work", tmp_path / "model"
     train.main(["--work", str(work), "--out", str(out), *TINY])
     log = capsys.readouterr().out
-    for stage in ("corpus", "vae", "clap", "prior", "unet", "export"):
+    for stage in ("corpus", "vae", "clap", "prior", "vocoder", "unet", "export"):
         assert f"stage {stage} finished" in log
     assert "pure-noise check" in log
 
@@ -30,15 +31,16 @@ def test_train_export_load_and_render(tmp_path, capsys):
     assert meta["vocoder"] == "griffin-lim" and meta["training"]["n_clips"] == 48
     model = loader.load(str(out), device="cpu")
     assert model.text_prior is not None and "held-out text/audio cosine" in log
+    assert model.vocoder.magnitude_model is not None and "held-out log-magnitude L1" in log
     wave = generate_waveforms(model, RenderRequest(prompt="a kick drum", duration_s=0.5, steps=2, seed=0,
                                                    raw=True, model=str(out))).audio[0]
     assert wave.shape == (8000,) and np.all(np.isfinite(wave))
 
     # A second run finds every stage done and trains nothing again.
     finished = {p: p.stat().st_mtime_ns for p in (work / "vae" / "config.json", work / "unet-audio-32-32" / "config.json")}
-    train.main(["--work", str(work), "--out", str(out), "--stages", "corpus,vae,clap,prior,unet", *TINY])
+    train.main(["--work", str(work), "--out", str(out), "--stages", "corpus,vae,clap,prior,vocoder,unet", *TINY])
     again = capsys.readouterr().out
-    assert "synthesising" not in again and "params" not in again and "prior:" not in again
+    assert "synthesising" not in again and "params" not in again and "prior:" not in again and "vocoder:" not in again
     assert {p: p.stat().st_mtime_ns for p in finished} == finished
 
     # A stage killed before it finished resumes from its last checkpoint (step 3 of now 4).
