@@ -500,9 +500,9 @@ def stage_prior(cfg: Config, work: Path) -> None:
 def vocoder_data(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-mels (N, T, 64) and log STFT magnitudes (N, 513, T) of the first ``vocoder_clips`` corpus
     clips, float16; the first ``vocoder_vae_clips`` mels are replaced by their VAE round trip (latent
-    mean decoded: what a render hands the vocoder; 2.5 min per 1000 clips on 2 cores). The corpus
-    keeps only mels, so the audio is synthesised again from the same seeds (about 2 min for 6000 clips
-    on 2 cores) and not stored (1.6 GB)."""
+    mean decoded: what a render hands the vocoder; about 2 min per 1000 clips on 2 cores). The corpus
+    keeps only mels, so the audio is synthesised again from the same seeds (about 1.5 min for 6000
+    clips on 2 cores) and not stored (1.6 GB)."""
     from multiprocessing import get_context
 
     from diffusers import AutoencoderKL
