@@ -88,7 +88,7 @@ class Config:
     prior_hidden: int = 512
     prior_paraphrases: int = 3  # extra captions per clip for the prior (other wordings, same sound)
     vocoder_clips: int = 6000  # corpus clips the mel inverter learns from (their audio is resynthesised)
-    vocoder_steps: int = 3000
+    vocoder_steps: int = 6000
     vocoder_batch: int = 16
     vocoder_crop: int = 128
     vocoder_channels: int = 256
