@@ -55,6 +55,16 @@ def preprocess_waveform(wav: np.ndarray) -> np.ndarray:
     return (0.5 * wav / np.maximum(peak, 1e-8)).astype(np.float32)
 
 
+def stft_magnitude(wav: torch.Tensor) -> torch.Tensor:
+    """(B, N) float waveform at 16 kHz -> (B, 513, frames) STFT magnitude, framed as :func:`log_mel`
+    (frames = N // 160 + 1, centre-style reflect padding)."""
+    wav = wav.float()
+    padded = torch.nn.functional.pad(wav[:, None], (N_FFT // 2, N_FFT // 2), mode="reflect")[:, 0]
+    window = torch.hann_window(N_FFT, device=wav.device)
+    return torch.stft(padded, N_FFT, hop_length=HOP, win_length=N_FFT, window=window,
+                      center=False, return_complex=True).abs()
+
+
 def log_mel(wav: torch.Tensor) -> torch.Tensor:
     """(B, N) or (N,) float waveform at 16 kHz -> (B, frames, 64) natural-log mel.
 
@@ -63,11 +73,7 @@ def log_mel(wav: torch.Tensor) -> torch.Tensor:
     squeeze = wav.dim() == 1
     if squeeze:
         wav = wav[None]
-    wav = wav.float()
-    padded = torch.nn.functional.pad(wav[:, None], (N_FFT // 2, N_FFT // 2), mode="reflect")[:, 0]
-    window = torch.hann_window(N_FFT, device=wav.device)
-    spec = torch.stft(padded, N_FFT, hop_length=HOP, win_length=N_FFT, window=window,
-                      center=False, return_complex=True).abs()
+    spec = stft_magnitude(wav)
     basis = torch.from_numpy(mel_basis()).to(wav.device)
     mel = torch.matmul(basis, spec)  # (B, 64, frames)
     out = torch.log(torch.clamp(mel, min=LOG_FLOOR)).transpose(1, 2)

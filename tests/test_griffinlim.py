@@ -77,11 +77,16 @@ def test_griffin_lim_is_deterministic():
     np.testing.assert_array_equal(v(mel).numpy(), v(mel).numpy())
 
 
-def test_model_folder_with_griffin_lim_loads_through_the_same_path(tiny_model_dir, tmp_path):
+def _griffin_lim_model_folder(tiny_model_dir, tmp_path, meta: dict):
     folder = tmp_path / "gl-model"
     shutil.copytree(tiny_model_dir, folder)
     shutil.rmtree(folder / "vocoder")
-    (folder / "audioldm_bridge.json").write_text(json.dumps({"vocoder": "griffin-lim", "max_duration_s": 10.0}))
+    (folder / "audioldm_bridge.json").write_text(json.dumps({"vocoder": "griffin-lim", **meta}))
+    return folder
+
+
+def test_model_folder_with_griffin_lim_loads_through_the_same_path(tiny_model_dir, tmp_path):
+    folder = _griffin_lim_model_folder(tiny_model_dir, tmp_path, {"max_duration_s": 10.0})
     model = loader.load(str(folder), device="cpu")
     assert isinstance(model.vocoder, GriffinLimVocoder) and model.max_duration_s == 10.0
     out = generate_waveforms(model, RenderRequest(prompt="x", duration_s=0.73, steps=2, seed=0, raw=True))
@@ -124,10 +129,7 @@ def test_a_magnitude_model_replaces_least_squares_and_round_trips_through_its_fo
 def test_model_folder_with_a_mel_inverter_loads_it_into_the_vocoder(tiny_model_dir, tmp_path):
     from engine.default_model.mel_inverter import MelInverter
 
-    folder = tmp_path / "gl-model"
-    shutil.copytree(tiny_model_dir, folder)
-    shutil.rmtree(folder / "vocoder")
-    (folder / "audioldm_bridge.json").write_text(json.dumps({"vocoder": "griffin-lim"}))
+    folder = _griffin_lim_model_folder(tiny_model_dir, tmp_path, {})
     MelInverter(16, 1).save_pretrained(folder / "mel_inverter")
     model = loader.load(str(folder), device="cpu")
     assert isinstance(model.vocoder.magnitude_model, MelInverter)

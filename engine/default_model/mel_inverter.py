@@ -71,10 +71,7 @@ class MelInverter(_SmallModule):
 def log_magnitude(wav: torch.Tensor) -> torch.Tensor:
     """(B, N) 16 kHz waveform -> (B, 513, frames) natural-log STFT magnitude, framed exactly as
     :func:`engine.frontend.log_mel` (so frame t of both describe the same samples)."""
-    window = torch.hann_window(frontend.N_FFT, device=wav.device)
-    spec = torch.stft(wav.float(), frontend.N_FFT, frontend.HOP, window=window, center=True,
-                      pad_mode="reflect", return_complex=True).abs()
-    return torch.log(spec.clamp(min=frontend.LOG_FLOOR))
+    return torch.log(frontend.stft_magnitude(wav).clamp(min=frontend.LOG_FLOOR))
 
 
 def inversion_loss(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

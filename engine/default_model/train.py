@@ -129,19 +129,23 @@ def _example(i_seed):
                                                if isinstance(v, (str, int, float, bool)) or v is None}, ex.mentioned
 
 
-def stage_corpus(cfg: Config, work: Path) -> None:
-    out = work / "corpus.npz"
-    if out.exists():
-        return
+def synthesise(cfg: Config, n: int, chunksize: int = 64) -> list[tuple]:
+    """The first ``n`` corpus examples (audio, caption, families, attributes, mentioned), on every core."""
     from multiprocessing import get_context
 
     from .corpus import example_seed
 
-    seeds = [example_seed(cfg.seed, i) for i in range(cfg.n_clips)]
+    with get_context("spawn").Pool(max(1, os.cpu_count() or 1)) as pool:
+        return pool.map(_example, [example_seed(cfg.seed, i) for i in range(n)], chunksize=chunksize)
+
+
+def stage_corpus(cfg: Config, work: Path) -> None:
+    out = work / "corpus.npz"
+    if out.exists():
+        return
     log(f"corpus: synthesising {cfg.n_clips} clips")
     t0 = time.perf_counter()
-    with get_context("spawn").Pool(max(1, os.cpu_count() or 1)) as pool:
-        items = pool.map(_example, seeds, chunksize=64)
+    items = synthesise(cfg, cfg.n_clips)
     mels = np.zeros((cfg.n_clips, CLIP_FRAMES, 64), dtype=np.float16)
     for start in range(0, cfg.n_clips, 256):
         batch = torch.from_numpy(np.stack([a for a, *_ in items[start:start + 256]]))
@@ -182,6 +186,16 @@ class Checkpoint:
         tmp = self.path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.path)
+
+
+def publish(module, final: Path) -> None:
+    """Save a finished stage's module (``save_pretrained``) to ``final`` atomically: a stage counts as
+    done only when its folder is complete."""
+    tmp = final.with_name(final.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    module.eval().cpu().save_pretrained(tmp)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
 
 
 def lr_at(step: int, total: int, base: float, warmup: int = 100) -> float:
@@ -267,7 +281,7 @@ def stage_vae(cfg: Config, work: Path) -> None:
         scale = float(1.0 / z.std())
         log(f"vae: held L1 on 256 whole clips {F.l1_loss(rec, sample).item():.4f}, latent std {z.std():.3f}")
     vae.register_to_config(scaling_factor=scale)
-    vae.cpu().save_pretrained(final)
+    publish(vae, final)
 
 
 # =========================================================================== 3. CLAP
@@ -488,11 +502,7 @@ def stage_prior(cfg: Config, work: Path) -> None:
         opt.step()
         if (step + 1) % 500 == 0:
             log(f"prior step {step + 1}/{cfg.prior_steps} loss {loss.item():.3f} held-out cosine {val_cosine():.3f}")
-    tmp = work / "clap_prior.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    prior.eval().cpu().save_pretrained(tmp)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    publish(prior, final)
 
 
 # =========================================================================== 3c. vocoder
@@ -503,17 +513,13 @@ def vocoder_data(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.Tensor]:
     mean decoded: what a render hands the vocoder; about 2 min per 1000 clips on 2 cores). The corpus
     keeps only mels, so the audio is synthesised again from the same seeds (about 1.5 min for 6000
     clips on 2 cores) and not stored (1.6 GB)."""
-    from multiprocessing import get_context
-
     from diffusers import AutoencoderKL
 
     from ..frontend import log_mel
-    from .corpus import example_seed
     from .mel_inverter import log_magnitude
 
     n = min(cfg.vocoder_clips, cfg.n_clips)
-    with get_context("spawn").Pool(max(1, os.cpu_count() or 1)) as pool:
-        items = pool.map(_example, [example_seed(cfg.seed, i) for i in range(n)], chunksize=32)
+    items = synthesise(cfg, n, chunksize=32)
     mels, mags = [], []
     for start in range(0, n, 200):
         wav = torch.from_numpy(np.stack([a for a, *_ in items[start:start + 200]]))
@@ -578,11 +584,7 @@ def stage_vocoder(cfg: Config, work: Path) -> None:
                 f"({(time.perf_counter() - t0) / done:.2f} s/step)")
         if step % cfg.ckpt_every == 0:
             ckpt.save({"net": net}, opt, step)
-    tmp = work / "mel_inverter.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    net.eval().cpu().save_pretrained(tmp)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    publish(net, final)
 
 
 # =========================================================================== 4. UNet
@@ -695,7 +697,7 @@ def stage_unet(cfg: Config, work: Path) -> None:
                 f"({(time.perf_counter() - t0) / len(running):.2f} s/step)")
         if step % cfg.ckpt_every == 0:
             ckpt.save({"unet": unet, "ema": ema}, opt, step)
-    ema.cpu().save_pretrained(final)
+    publish(ema, final)
     check_pure_noise_sampling(ema, {k: v.cpu() for k, v in data.items()}, cfg)
 
 
