@@ -42,14 +42,30 @@ def test_train_export_load_and_render(tmp_path, capsys):
     again = capsys.readouterr().out
     assert "synthesising" not in again and "params" not in again and "prior:" not in again and "vocoder:" not in again
     assert {p: p.stat().st_mtime_ns for p in finished} == finished
+    train.main(["--work", str(work), "--out", str(out), "--stages", "export", *TINY])
+    assert (out.with_name("model.previous") / "unet" / "config.json").is_file()  # the replaced export is kept
+    capsys.readouterr()
 
     # A stage killed before it finished resumes from its last checkpoint (step 3 of now 4).
     shutil.rmtree(work / "unet-audio-32-32")
     longer = list(TINY)
     longer[longer.index("--unet-steps") + 1] = "4"
     train.main(["--work", str(work), "--stages", "unet", *longer])
-    assert "resumed unet-audio-32-32.ckpt at step 3" in capsys.readouterr().out
+    log = capsys.readouterr().out
+    assert "resumed unet-audio-32-32.ckpt at step 3" in log
+    assert "was made with other settings (unet_steps)" in log
     assert (work / "unet-audio-32-32" / "config.json").is_file()
+
+
+def test_presets_set_defaults_that_explicit_flags_override():
+    args, full = train.parse([])
+    assert full == train.Config() and args.work.name == "train-default"
+    args, cpu = train.parse(["--preset", "cpu-2h"])
+    assert args.work.name == "train-default-cpu-2h"
+    assert (cpu.vae_batch, cpu.clap_batch, cpu.unet_channels, cpu.unet_steps) == (8, 64, (32, 64, 128), 3600)
+    assert cpu.n_clips == full.n_clips and cpu.seed == full.seed  # the same corpus
+    _, mixed = train.parse(["--preset", "cpu-2h", "--unet-steps", "10", "--unet-channels", "32,32"])
+    assert (mixed.unet_steps, mixed.unet_channels, mixed.vae_batch) == (10, (32, 32), 8)
 
 
 def test_attribute_targets_supervise_text_only_with_what_the_caption_says():

@@ -101,6 +101,20 @@ class Config:
     device: str = "auto"  # cuda / mps when present; the bundled weights: 8.5 min on one H200
 
 
+#: ``--preset``: named sets of defaults; flags given explicitly override them. ``full`` made the bundled
+#: weights (8.5 min on one H200; about 16 h on a 2-core CPU). ``cpu-2h`` fits the whole call in about
+#: two hours on a 2-core CPU by training each part on fewer examples: a VAE step at batch 8 costs
+#: 1.1 s there against 9.4 s at batch 32, a CLAP step at batch 64 1.4 s against 2.9 s, and a
+#: 3 M-parameter UNet step at batch 32 0.9 s against 5.6 s for the 7.9 M one at batch 64
+#: (docs/default-model.md has its measured cost and accuracy).
+PRESETS: dict[str, dict] = {
+    "full": {},
+    "cpu-2h": dict(vae_steps=1000, vae_batch=8, clap_steps=700, clap_batch=64, vocoder_clips=1500,
+                   vocoder_vae_clips=500, vocoder_steps=1500, unet_channels=(32, 64, 128), unet_batch=32,
+                   unet_steps=3600),
+}
+
+
 def pick_device(name: str) -> torch.device:
     """``auto`` trains on CUDA or MPS when present, else the CPU. Same recipe and seeds everywhere,
     but torch's random streams differ per device, so weights are reproducible per device only."""
@@ -749,7 +763,11 @@ def stage_export(cfg: Config, work: Path, out: Path) -> None:
             "max_duration_s": 10.0, "condition": cfg.condition, "sampler": SAMPLER, "training": asdict(cfg),
             "trained_on": "synthetic corpus (engine/default_model/corpus.py), regenerated from the seed"}
     (tmp / "audioldm_bridge.json").write_text(json.dumps(meta, indent=2, default=list))
-    shutil.rmtree(out, ignore_errors=True)
+    if out.exists():  # the model it replaces (the bundled one, by default) is kept, not lost
+        backup = out.with_name(out.name + ".previous")
+        shutil.rmtree(backup, ignore_errors=True)
+        os.replace(out, backup)
+        log(f"export: the model that was in {out} is now in {backup}")
     os.replace(tmp, out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     log(f"export: {out} ({size / 1e6:.1f} MB)")
@@ -757,23 +775,45 @@ def stage_export(cfg: Config, work: Path, out: Path) -> None:
 
 # =========================================================================== main
 
-def main(argv: list[str] | None = None) -> None:
+def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, Config]:
+    """Command line -> (arguments, config): the preset's settings, then the flags given explicitly."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=paths.cache_dir() / "train-default")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="work folder (default: train-default, or train-default-PRESET, in the user cache)")
     ap.add_argument("--out", type=Path, default=paths.default_model_dir())
     ap.add_argument("--stages", default="corpus,vae,clap,prior,vocoder,unet,export")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="full",
+                    help="full: the bundled weights' recipe (GPU: minutes; 2-core CPU: about 16 h); "
+                         "cpu-2h: smaller budgets that finish in about two hours on a 2-core CPU")
     for field, value in asdict(Config()).items():
         if isinstance(value, tuple):
             ap.add_argument(f"--{field.replace('_', '-')}", type=lambda s: tuple(int(v) for v in s.split(",")),
-                            default=value)
+                            default=None, help=f"full: {','.join(map(str, value))}")
         else:
-            ap.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=value)
+            ap.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=None, help=f"full: {value}")
     args = ap.parse_args(argv)
-    cfg = Config(**{k: getattr(args, k) for k in asdict(Config())})
+    settings = {**asdict(Config()), **PRESETS[args.preset]}
+    settings.update({k: getattr(args, k) for k in settings if getattr(args, k) is not None})
+    cfg = Config(**settings)
+    if args.work is None:
+        args.work = paths.cache_dir() / ("train-default" + ("" if args.preset == "full" else f"-{args.preset}"))
+    return args, cfg
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, cfg = parse(argv)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     args.work.mkdir(parents=True, exist_ok=True)
-    (args.work / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    recorded = args.work / "config.json"
+    if recorded.exists():
+        before = json.loads(recorded.read_text())
+        changed = sorted(k for k, v in json.loads(json.dumps(asdict(cfg))).items() if before.get(k, v) != v)
+        if changed:
+            log(f"warning: {args.work} was made with other settings ({', '.join(changed)}); stages finished "
+                "there are kept as they are (use another --work to retrain them)")
+    recorded.write_text(json.dumps(asdict(cfg), indent=2))
+    log(f"training in {args.work} (preset {args.preset}), output {args.out}")
     stages = args.stages.split(",")
     t0 = time.perf_counter()
     for stage in stages:
