@@ -53,6 +53,11 @@ from ..random_model import train_bpe_tokenizer
 
 CLIP_S = 2.56
 CLIP_FRAMES = 256
+#: Clips per forward pass when a finished network runs over the corpus. Small batches stay in the CPU's
+#: caches: on the 2-core CPU (one thread, under load) the VAE encodes a whole clip in 94 ms in batches
+#: of 16 against 150 ms in batches of 128, the CLAP audio encoder in 10 ms against 21 ms at 256; the
+#: UNet data of 12000 clips took 520 s instead of 640 s, with identical results.
+EVAL_BATCH = 16
 SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear",
                  prediction_type="v_prediction", rescale_betas_zero_snr=True, timestep_spacing="trailing",
                  clip_sample=False, set_alpha_to_one=False, steps_offset=0)
@@ -290,8 +295,8 @@ def stage_vae(cfg: Config, work: Path) -> None:
     vae.eval()
     with torch.no_grad():
         sample = torch.from_numpy(mels[:256].astype(np.float32))[:, None].to(dev)
-        z = vae.encode(sample).latent_dist.mean
-        rec = vae.decode(z).sample
+        z = torch.cat([vae.encode(x).latent_dist.mean for x in sample.split(EVAL_BATCH)])
+        rec = torch.cat([vae.decode(x).sample for x in z.split(EVAL_BATCH)])
         scale = float(1.0 / z.std())
         log(f"vae: held L1 on 256 whole clips {F.l1_loss(rec, sample).item():.4f}, latent std {z.std():.3f}")
     vae.register_to_config(scaling_factor=scale)
@@ -474,8 +479,8 @@ def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.T
     audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio").eval().to(dev)
     with torch.no_grad():
         text_emb = text_embeds(text, tokenizer, texts).cpu()
-        audio_emb = torch.cat([audio(torch.from_numpy(mels[i:i + 256].astype(np.float32)).to(dev)).cpu()
-                               for i in range(0, len(mels), 256)])
+        audio_emb = torch.cat([audio(torch.from_numpy(mels[i:i + EVAL_BATCH].astype(np.float32)).to(dev)).cpu()
+                               for i in range(0, len(mels), EVAL_BATCH)])
     clip = torch.tensor(clips)
     torch.save({"text": text_emb, "clip": clip, "audio": audio_emb, "paraphrases": cfg.prior_paraphrases}, out)
     return text_emb, clip, audio_emb
@@ -543,8 +548,8 @@ def vocoder_data(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.Tensor]:
     dev = pick_device(cfg.device)
     vae = AutoencoderKL.from_pretrained(work / "vae").float().eval().to(dev)
     with torch.no_grad():
-        for i in range(0, min(cfg.vocoder_vae_clips, n), 16):
-            x = mels[i:min(i + 16, cfg.vocoder_vae_clips), None].float().to(dev)
+        for i in range(0, min(cfg.vocoder_vae_clips, n), EVAL_BATCH):
+            x = mels[i:min(i + EVAL_BATCH, cfg.vocoder_vae_clips), None].float().to(dev)
             mels[i:i + len(x)] = vae.decode(vae.encode(x).latent_dist.mean).sample[:, 0].half().cpu()
     return mels, torch.cat(mags)
 
@@ -644,8 +649,8 @@ def prepare_unet_data(cfg: Config, work: Path) -> Path:
     audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio").eval().to(dev)
     means, stds, audio_emb = [], [], []
     with torch.no_grad():
-        for i in range(0, len(mels), 128):
-            x = torch.from_numpy(mels[i:i + 128].astype(np.float32)).to(dev)
+        for i in range(0, len(mels), EVAL_BATCH):
+            x = torch.from_numpy(mels[i:i + EVAL_BATCH].astype(np.float32)).to(dev)
             post = vae.encode(x[:, None]).latent_dist
             means.append((post.mean * vae.config.scaling_factor).cpu())
             stds.append((post.std * vae.config.scaling_factor).cpu())
