@@ -1,6 +1,7 @@
 """Train the built-in default model from nothing: one command, fixed seeds, resumable.
 
-    python -m engine.default_model.train [--work DIR] [--out DIR] [--stages corpus,vae,clap,prior,vocoder,unet,export]
+    python -m engine.default_model.train [--preset full|cpu-2h] [--work DIR] [--out DIR]
+        [--stages corpus,vae,clap,prior,vocoder,unet,export] [--SETTING VALUE ...]
 
 Stages (each saves its result in the work folder and is skipped when that result exists; the long
 ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
@@ -107,11 +108,11 @@ class Config:
 
 
 #: ``--preset``: named sets of defaults; flags given explicitly override them. ``full`` made the bundled
-#: weights (8.5 min on one H200; about 16 h on a 2-core CPU). ``cpu-2h`` fits the whole call in about
-#: two hours on a 2-core CPU by training each part on fewer examples: a VAE step at batch 8 costs
-#: 1.1 s there against 9.4 s at batch 32, a CLAP step at batch 64 1.4 s against 2.9 s, and a
-#: 3 M-parameter UNet step at batch 32 0.9 s against 5.6 s for the 7.9 M one at batch 64
-#: (docs/default-model.md has its measured cost and accuracy).
+#: weights (8.5 min on one H200; about 16 h on a 2-core CPU). ``cpu-2h`` fits the whole call in under
+#: two hours on a 2-core CPU (measured 111.8 min) by training each part on fewer examples: a VAE step
+#: at batch 8 costs 1.1 s there against 9.4 s at batch 32, a CLAP step at batch 64 1.2 s against 2.9 s,
+#: and a 3 M-parameter UNet step at batch 32 0.9 s against 5.6 s for the 7.9 M one at batch 64. Its
+#: model scores 60.2 % on the held-out checks against the bundled one's 90.3 % (docs/default-model.md).
 PRESETS: dict[str, dict] = {
     "full": {},
     "cpu-2h": dict(vae_steps=1000, vae_batch=8, clap_steps=700, clap_batch=64, vocoder_clips=1500,
