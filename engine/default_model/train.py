@@ -182,6 +182,13 @@ def load_corpus(work: Path) -> tuple[np.ndarray, dict]:
     return np.load(work / "corpus.npz")["mels"], json.loads((work / "corpus.json").read_text())
 
 
+def corpus_batches(mels: np.ndarray, dev: torch.device):
+    """The corpus's float16 mels as float32 tensors on ``dev``, :data:`EVAL_BATCH` clips at a time
+    (converted batch by batch: the whole corpus in float32 is 0.8 GB)."""
+    for i in range(0, len(mels), EVAL_BATCH):
+        yield torch.from_numpy(mels[i:i + EVAL_BATCH].astype(np.float32)).to(dev)
+
+
 # =========================================================================== checkpoints
 
 class Checkpoint:
@@ -480,8 +487,7 @@ def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.T
     audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio").eval().to(dev)
     with torch.no_grad():
         text_emb = text_embeds(text, tokenizer, texts).cpu()
-        audio_emb = torch.cat([audio(torch.from_numpy(mels[i:i + EVAL_BATCH].astype(np.float32)).to(dev)).cpu()
-                               for i in range(0, len(mels), EVAL_BATCH)])
+        audio_emb = torch.cat([audio(x).cpu() for x in corpus_batches(mels, dev)])
     clip = torch.tensor(clips)
     torch.save({"text": text_emb, "clip": clip, "audio": audio_emb, "paraphrases": cfg.prior_paraphrases}, out)
     return text_emb, clip, audio_emb
@@ -650,8 +656,7 @@ def prepare_unet_data(cfg: Config, work: Path) -> Path:
     audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio").eval().to(dev)
     means, stds, audio_emb = [], [], []
     with torch.no_grad():
-        for i in range(0, len(mels), EVAL_BATCH):
-            x = torch.from_numpy(mels[i:i + EVAL_BATCH].astype(np.float32)).to(dev)
+        for x in corpus_batches(mels, dev):
             post = vae.encode(x[:, None]).latent_dist
             means.append((post.mean * vae.config.scaling_factor).cpu())
             stds.append((post.std * vae.config.scaling_factor).cpu())
