@@ -5,46 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import sys
-import warnings
-from pathlib import Path
-from typing import Callable
 
-from . import __version__
+from . import __version__, commands
 from .errors import BridgeError
+from .quiet import quiet_libraries
 from .request import SAMPLE_FORMATS, SCHEDULERS, RenderRequest, random_seed
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
-
-
-def _quiet_libraries(loaded: bool = False) -> None:
-    """Library progress bars and load chatter would bury our own progress bar.
-
-    Environment variables cover libraries imported later; with ``loaded`` the libraries are imported
-    and told directly (only commands that render or load a model pay for that import).
-    """
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    for name in ("transformers", "diffusers", "huggingface_hub"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    if not loaded:
-        return
-    try:
-        import diffusers
-        import transformers
-
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
-        diffusers.logging.set_verbosity_error()
-        diffusers.utils.logging.disable_progress_bar()
-    except Exception:  # pragma: no cover - logging tweaks must never break the CLI
-        pass
 
 
 # --------------------------------------------------------------------------- options
@@ -55,6 +24,14 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                         "(default: builtin:default)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     p.add_argument("--dtype", default="auto", help="auto (float16 on CUDA, else float32), float32, float16")
+
+
+def add_output_format_options(p: argparse.ArgumentParser) -> None:
+    """Output format of a generated clip (edits keep their source's format)."""
+    p.add_argument("--sample-rate", type=int, default=48_000, help="output rate in Hz (default 48000)")
+    p.add_argument("--channels", type=int, default=1, choices=(1, 2), help="1 (default) or 2 (dual mono)")
+    p.add_argument("--sample-format", choices=SAMPLE_FORMATS, default="pcm24",
+                   help="pcm24 (default), pcm16 or float32")
 
 
 def add_render_options(p: argparse.ArgumentParser) -> None:
@@ -77,8 +54,6 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidates", type=int, default=1,
                    help="render K candidates per output and keep the best by CLAP score (default 1)")
     p.add_argument("--negative", default="", help="negative prompt")
-    p.add_argument("--sample-format", choices=SAMPLE_FORMATS, default="pcm24",
-                   help="pcm24 (default), pcm16 or float32")
 
 
 def common_request_fields(args: argparse.Namespace) -> dict:
@@ -86,7 +61,7 @@ def common_request_fields(args: argparse.Namespace) -> dict:
         steps=args.steps, guidance_scale=args.guidance, guidance_low=args.guidance_low,
         seed=args.seed if args.seed is not None else random_seed(),
         scheduler=args.scheduler, eta=args.eta, candidates=args.candidates,
-        negative_prompt=args.negative, model=args.model, sample_format=args.sample_format,
+        negative_prompt=args.negative, model=args.model,
     )
 
 
@@ -98,7 +73,7 @@ def run_render(request: RenderRequest, args: argparse.Namespace) -> int:
     from .loader import ModelCache
     from .pipeline import render
 
-    _quiet_libraries(loaded=True)
+    quiet_libraries(loaded=True)
     models = ModelCache(device=args.device, dtype=args.dtype)
     print(f"loading model {request.model or 'builtin:default'} ...", file=sys.stderr)
     models.get(request.model)
@@ -130,7 +105,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     request = RenderRequest(
         mode="generate", prompt=args.prompt, duration_s=args.duration, variations=args.variations,
         sample_rate=args.sample_rate, channels=args.channels, raw=args.raw,
-        peak_dbfs=None if args.no_normalize else args.peak_dbfs, **common_request_fields(args),
+        peak_dbfs=None if args.no_normalize else args.peak_dbfs, sample_format=args.sample_format,
+        **common_request_fields(args),
     )
     return run_render(request, args)
 
@@ -159,7 +135,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{args.id} is in {folder}")
         return 0
     if args.models_cmd == "info":
-        _quiet_libraries(loaded=True)
+        quiet_libraries(loaded=True)
         model = loader.load(args.id, args.device, args.dtype)
         counts = model.parameter_counts()
         info = {
@@ -193,26 +169,22 @@ def _cached_hub_models() -> set[str]:
 
 # --------------------------------------------------------------------------- parser
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="audioldm-bridge",
-                                     description="Generative audio for the DAW (AudioLDM).")
-    parser.add_argument("--version", action="version", version=f"audioldm-bridge {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def register_generate(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("generate", help="text-to-audio")
     g.add_argument("prompt", help='what to hear, e.g. "a low kick drum"')
     g.add_argument("--duration", type=float, default=5.0,
                    help="seconds, 0.5 to the model's maximum (10.24 s for AudioLDM); default 5")
     g.add_argument("--variations", type=int, default=1, help="number of output clips (default 1)")
-    g.add_argument("--sample-rate", type=int, default=48_000, help="output rate in Hz (default 48000)")
-    g.add_argument("--channels", type=int, default=1, choices=(1, 2), help="1 (default) or 2 (dual mono)")
     g.add_argument("--peak-dbfs", type=float, default=-1.0, help="peak normalisation target (default -1)")
     g.add_argument("--no-normalize", action="store_true", help="keep the model's level")
     g.add_argument("--raw", action="store_true",
                    help="the model's waveform untouched: float32, 16 kHz, mono, no gain/fades/normalisation")
     add_render_options(g)
+    add_output_format_options(g)
     g.set_defaults(func=cmd_generate)
 
+
+def register_models(sub: argparse._SubParsersAction) -> None:
     m = sub.add_parser("models", help="list, pull or inspect models")
     msub = m.add_subparsers(dest="models_cmd", required=True)
     msub.add_parser("list", help="built-in models and hub checkpoints, with their state")
@@ -223,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(info)
     m.set_defaults(func=cmd_models)
 
+
+def register_eval_default(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("eval-default", help="measure prompt adherence on held-out prompts (DSP descriptors)")
     e.add_argument("--model", default=None, help="model to evaluate (default: builtin:default)")
     e.add_argument("--seeds", type=int, default=4,
@@ -236,27 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", default=None, help="also write the checks to this JSON file")
     e.set_defaults(func=cmd_eval_default)
 
-    for extend in EXTENSIONS:
-        extend(sub)
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command declared under the ``audioldm_bridge.commands`` entry points (engine.commands)."""
+    parser = argparse.ArgumentParser(prog="audioldm-bridge",
+                                     description="Generative audio for the DAW (AudioLDM).")
+    parser.add_argument("--version", action="version", version=f"audioldm-bridge {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_commands(sub)
     return parser
 
 
-#: Other modules add subcommands here (edit modes, serve, jobs) without this file knowing them.
-EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []
-
-
-def _load_extensions() -> None:
-    for module in ("engine.editing_cli", "engine.service.cli"):
-        try:
-            __import__(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                raise
-
-
 def main(argv: list[str] | None = None) -> int:
-    _quiet_libraries()
-    _load_extensions()
+    quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -270,7 +236,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run the package's copy of this module, so extensions register on the EXTENSIONS they import.
-    from engine.cli import main as _main
-
-    sys.exit(_main())
+    sys.exit(main())

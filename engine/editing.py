@@ -33,16 +33,18 @@ from typing import Callable, Literal
 import numpy as np
 import torch
 
-from . import paths, regions
+from . import regions
 from .audio_io import write_clip
 from .dsp import resample_exact
 from .errors import AudioInputError, InvalidRequest
 from .frontend import cutoff_to_mel_bin, log_mel
-from .loader import LoadedModel
+from .model import LoadedModel
+from .naming import clip_paths
 from .request import RenderRequest
-from .sampling import (CancelFn, ProgressFn, StageTimes, StepInfo, clap_scores, decode, denoise,
-                       encode_audio, encode_prompt, guard_finite, initial_noise, latent_frames,
-                       make_scheduler, steps_until)
+from .results import Clip, RenderResult, provenance
+from .sampling import (CancelFn, ProgressFn, StageTimes, StepInfo, decode, denoise, encode_audio,
+                       encode_prompt, guard_finite, initial_noise, latent_frames, make_scheduler, steps_until)
+from .variations import best_of_candidates, no_rerank_reason
 
 #: Overlap between consecutive windows of a long region (seconds at the model rate).
 DEFAULT_OVERLAP_S = 1.0
@@ -161,9 +163,11 @@ def _encode_channels(model: LoadedModel, mel: torch.Tensor, generator: torch.Gen
 
 def _run_windows(model: LoadedModel, x16: np.ndarray, job: _Job, *, cond: torch.Tensor,
                  request: RenderRequest, seed: int, window: int, overlap: int,
-                 progress: ProgressFn | None, cancel: CancelFn | None, times: StageTimes) -> tuple[np.ndarray, int]:
+                 progress: ProgressFn | None, cancel: CancelFn | None, times: StageTimes,
+                 preview_every: int = 0) -> tuple[np.ndarray, int]:
     """Generate over ``x16`` ((n, channels) at the model rate, source level); returns the model's
-    audio at source level, same shape, and the number of windows."""
+    audio at source level, same shape, and the number of windows. A preview (every
+    ``preview_every`` steps) is the draft of the window being rendered, at the model's level."""
     n, channels = x16.shape
     plan = regions.plan_windows(n, window, overlap)
     steps_per_window = request.steps - job.start_index
@@ -232,14 +236,15 @@ def _run_windows(model: LoadedModel, x16: np.ndarray, job: _Job, *, cond: torch.
             done = k * steps_per_window + info.step
             elapsed = time.perf_counter() - t_start
             progress(StepInfo(step=done, total=total, elapsed_s=elapsed,
-                              eta_s=elapsed / done * (total - done)))
+                              eta_s=elapsed / done * (total - done), preview=info.preview))
 
         latents = denoise(model, latents.contiguous(), cond_batch, request.guidance_scale, scheduler,
                           guidance_low=request.guidance_low, generator=generator, eta=request.eta,
                           start_index=job.start_index,
                           known=z0 if mask is not None else None, mask=mask,
                           known_noise=known_noise.contiguous() if known_noise is not None else None,
-                          progress=report, cancel=cancel, times=times)
+                          progress=report, cancel=cancel, times=times,
+                          preview_every=preview_every, n_preview_samples=m)
         wav = decode(model, latents, m, times)
         guard_finite(wav, "the model")
         out = wav.T.astype(np.float64) / gain  # back at the window's source level (DC still removed)
@@ -290,7 +295,7 @@ def _common_details(region: regions.Region, windows: int, window: int, overlap: 
 def style_transfer(model: LoadedModel, region: regions.Region, request: RenderRequest, *, seed: int,
                    cond: torch.Tensor, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
                    times: StageTimes | None = None, window_s: float | None = None,
-                   overlap_s: float = DEFAULT_OVERLAP_S) -> EditOutput:
+                   overlap_s: float = DEFAULT_OVERLAP_S, preview_every: int = 0) -> EditOutput:
     """AudioLDM's style transfer: encode the region, noise it to ``strength`` of the schedule,
     denoise with the new prompt. Strength 0 (or less than one step) returns the source unchanged."""
     times = times if times is not None else StageTimes()
@@ -305,7 +310,7 @@ def style_transfer(model: LoadedModel, region: regions.Region, request: RenderRe
     job = _Job(start_index=start_index, calibrate_on_reconstruction=True)
     y16, windows = _run_windows(model, _to_model_rate(model, x, sr), job,
                                 cond=cond, request=request, seed=seed, window=window, overlap=overlap,
-                                progress=progress, cancel=cancel, times=times)
+                                progress=progress, cancel=cancel, times=times, preview_every=preview_every)
     y = _from_model_rate(model, y16, sr, n)
     ceiling = model.sample_rate / 2
     if sr > model.sample_rate:
@@ -335,7 +340,8 @@ def gap_frames(region: regions.Region, gap_start_s: float, gap_end_s: float) -> 
 def inpaint(model: LoadedModel, region: regions.Region, request: RenderRequest, *, seed: int,
             cond: torch.Tensor, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
             times: StageTimes | None = None, window_s: float | None = None,
-            overlap_s: float = DEFAULT_OVERLAP_S, context_s: float = INPAINT_CONTEXT_S) -> EditOutput:
+            overlap_s: float = DEFAULT_OVERLAP_S, context_s: float = INPAINT_CONTEXT_S,
+            preview_every: int = 0) -> EditOutput:
     """AudioLDM's inpainting: regenerate the gap, re-imposing the noised known latent outside it at
     every step. The output is the source's own samples outside the gap, bit for bit."""
     times = times if times is not None else StageTimes()
@@ -353,7 +359,7 @@ def inpaint(model: LoadedModel, region: regions.Region, request: RenderRequest, 
     known[int(np.floor((gs - s0) * ratio)):int(np.ceil((ge - s0) * ratio))] = False
     y16, windows = _run_windows(model, x16, _Job(known_time=known, calibrate_on_known=True), cond=cond,
                                 request=request, seed=seed, window=window, overlap=overlap,
-                                progress=progress, cancel=cancel, times=times)
+                                progress=progress, cancel=cancel, times=times, preview_every=preview_every)
     y = _from_model_rate(model, y16, sr, s1 - s0)
     out = x.copy()
     out[s0:s1] = regions.splice(x[s0:s1], y, gs - s0, ge - s0, int(round(MAX_GAP_FADE_S * sr)))
@@ -370,7 +376,7 @@ def inpaint(model: LoadedModel, region: regions.Region, request: RenderRequest, 
 def upsample(model: LoadedModel, region: regions.Region, request: RenderRequest, *, seed: int,
              cond: torch.Tensor, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
              times: StageTimes | None = None, window_s: float | None = None,
-             overlap_s: float = DEFAULT_OVERLAP_S) -> EditOutput:
+             overlap_s: float = DEFAULT_OVERLAP_S, preview_every: int = 0) -> EditOutput:
     """AudioLDM's super-resolution: regenerate the latent bins above the cutoff, keep those below;
     then a crossover keeps the source's own content below the cutoff (and above 8 kHz)."""
     times = times if times is not None else StageTimes()
@@ -416,7 +422,7 @@ def upsample(model: LoadedModel, region: regions.Region, request: RenderRequest,
     job = _Job(keep_bins=keep_bins, calibrate_below_hz=0.9 * cutoff)
     y16, windows = _run_windows(model, _to_model_rate(model, x, sr), job, cond=cond, request=request,
                                 seed=seed, window=window, overlap=overlap, progress=progress,
-                                cancel=cancel, times=times)
+                                cancel=cancel, times=times, preview_every=preview_every)
     y = _from_model_rate(model, y16, out_rate, n_out)
     # Crossover: the source everywhere, except the band cutoff..ceiling, which comes from the model.
     transition = regions.crossover_transition_hz(cutoff)
@@ -437,28 +443,12 @@ MODE_FUNCTIONS: dict[str, ModeFn] = {"style_transfer": style_transfer, "inpaint"
 
 # --------------------------------------------------------------------------- the entry point
 
-def edit_output_paths(request: RenderRequest, region: regions.Region, output: str | Path | None,
-                      seeds: list[int]) -> list[Path]:
-    """``-o file.wav`` as given (``-v2``... for variations); a folder or nothing: ``<source>-<mode>-<seed>.wav``."""
-    from .pipeline import slug
-
-    if output is not None and Path(output).expanduser().suffix.lower() == ".wav":
-        out = Path(output).expanduser()
-        if len(seeds) == 1:
-            return [out]
-        return [out.with_name(f"{out.stem}-v{i + 1}{out.suffix}") for i in range(len(seeds))]
-    folder = Path(output).expanduser() if output is not None else paths.output_dir()
-    stem = slug(region.path.stem)
-    return [folder / f"{stem}-{request.mode.replace('_', '-')}-{s}.wav" for s in seeds]
-
-
 def render_edit(model: LoadedModel, request: RenderRequest, *, output: str | Path | None = None,
                 progress: ProgressFn | None = None, cancel: CancelFn | None = None,
                 existing: Literal["backup", "replace"] = "backup", window_s: float | None = None,
-                overlap_s: float = DEFAULT_OVERLAP_S):
-    """Run one edit request end to end and write its clips; returns a :class:`pipeline.RenderResult`."""
-    from .pipeline import Clip, RenderResult, provenance
-
+                overlap_s: float = DEFAULT_OVERLAP_S, preview_every: int = 0,
+                job_id: int | None = None) -> RenderResult:
+    """Run one edit request end to end and write its clips (names: :mod:`engine.naming`)."""
     # 1. Check inputs: the source region (header first), then the mode's own parameters
     request = request.resolved(model.sampler_defaults)
     if request.mode not in MODE_FUNCTIONS:
@@ -469,61 +459,31 @@ def render_edit(model: LoadedModel, request: RenderRequest, *, output: str | Pat
     mode_fn = MODE_FUNCTIONS[request.mode]
     times = StageTimes()
     warnings: list[str] = []
-    rerank = request.candidates > 1
-    if rerank and model.clap is None:
-        warnings.append(f"this model has no CLAP audio branch, so {request.candidates} candidates cannot be "
-                        f"re-ranked; the first candidate of each variation is kept")
-        rerank = False
-    if rerank and not request.prompt.strip():
-        warnings.append("candidates are re-ranked by their match to the prompt, and there is none; "
-                        "the first candidate of each variation is kept")
-        rerank = False
+    why = no_rerank_reason(model, request)
+    if why:
+        warnings.append(why)
 
     # 2. Encode the prompt once
     cond = encode_prompt(model, request.prompt, request.negative_prompt, request.guidance_scale, times)
 
-    # 3. Render every candidate of every variation, reporting progress across all of them
-    total_runs = request.variations * request.candidates
-    results: list[tuple[EditOutput, int, float | None]] = []
-    for v in range(request.variations):
-        outs, seeds = [], []
-        for c in range(request.candidates):
-            seed = request.seed_for(v, c)
-            run_index = v * request.candidates + c
+    # 3. Render every candidate of every variation (progress and previews across all of them);
+    #    the CLAP-best candidate of each variation is kept
+    def run(seed: int, report: ProgressFn) -> EditOutput:
+        out = mode_fn(model, region, request, seed=seed, cond=cond, progress=report, cancel=cancel,
+                      times=times, window_s=window_s, overlap_s=overlap_s, preview_every=preview_every)
+        for w in out.warnings:
+            if w not in warnings:
+                warnings.append(w)
+        return out
 
-            def report(info: StepInfo, run_index: int = run_index) -> None:
-                if progress is None:
-                    return
-                done = run_index * info.total + info.step
-                whole = total_runs * info.total
-                progress(StepInfo(step=done, total=whole, elapsed_s=info.elapsed_s,
-                                  eta_s=info.elapsed_s / max(info.step, 1) * (whole - done)))
+    picks = best_of_candidates(model, request, run, lambda out: out.model_audio, progress=progress,
+                               times=times, rerank=why is None)
 
-            out = mode_fn(model, region, request, seed=seed, cond=cond, progress=report, cancel=cancel,
-                          times=times, window_s=window_s, overlap_s=overlap_s)
-            outs.append(out)
-            seeds.append(seed)
-            for w in out.warnings:
-                if w not in warnings:
-                    warnings.append(w)
-            if out.model_audio is None:  # nothing was generated: every candidate would be the same
-                break
-        # 4. Re-rank the candidates by CLAP text-audio similarity
-        best, score = 0, None
-        if rerank and len(outs) > 1 and all(o.model_audio is not None for o in outs):
-            t0 = time.perf_counter()
-            sims = clap_scores(model, request.prompt, np.stack([o.model_audio for o in outs]))
-            times.clap += time.perf_counter() - t0
-            if sims is not None:
-                best = int(np.argmax(sims))
-                score = float(sims[best])
-        results.append((outs[best], seeds[best], score))
-
-    # 5. Write each output in the source's own sample format, with provenance and BWF position
+    # 4. Write each output in the source's own sample format, with provenance and BWF position
     fmt = region.sample_format
     clips = []
-    for path, (out, seed, score) in zip(edit_output_paths(request, region, output, [r[1] for r in results]),
-                                        results):
+    for path, pick in zip(clip_paths(request, [p.seed for p in picks], output=output, job_id=job_id), picks):
+        out, seed, score = pick.output, pick.seed, pick.score
         rate = out.sample_rate
         time_reference = 0
         if request.timeline_position_s is not None:
@@ -547,4 +507,4 @@ def render_edit(model: LoadedModel, request: RenderRequest, *, output: str | Pat
 
 
 __all__ = ["EditOutput", "render_edit", "style_transfer", "inpaint", "upsample", "gap_frames",
-           "edit_output_paths", "MODE_FUNCTIONS", "DEFAULT_OVERLAP_S", "INPAINT_CONTEXT_S", "MAX_GAP_FADE_S"]
+           "MODE_FUNCTIONS", "DEFAULT_OVERLAP_S", "INPAINT_CONTEXT_S", "MAX_GAP_FADE_S"]

@@ -1,7 +1,6 @@
 """The edit subcommands: ``style-transfer``, ``inpaint`` and ``upsample``.
 
-Imported by :func:`engine.cli._load_extensions`; registers itself in :data:`engine.cli.EXTENSIONS`.
-Each command only builds a :class:`~engine.request.RenderRequest` (sharing ``--model --steps
+Declared as ``audioldm_bridge.commands`` entry points (see :mod:`engine.commands`). Each command only builds a :class:`~engine.request.RenderRequest` (sharing ``--model --steps
 --guidance --seed --candidates ...`` with ``generate``) and runs it through the same
 :func:`engine.cli.run_render`. The source region is read and checked before the model is loaded, so a
 bad file, region or gap fails at once, not after a model load.
@@ -11,11 +10,10 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import EXTENSIONS, add_render_options, common_request_fields, run_render
+from .cli import add_render_options, common_request_fields, run_render
 from .request import RenderRequest
 
-_FORMAT_NOTE = ("The clip comes back with the region's exact length, the source's rate, channels and "
-                "sample format (--sample-format is ignored).")
+_FORMAT_NOTE = "The clip comes back with the region's exact length, the source's rate, channels and sample format."
 
 
 def _add_region_options(p: argparse.ArgumentParser) -> None:
@@ -63,7 +61,7 @@ def cmd_upsample(args: argparse.Namespace) -> int:
     return _run(_request(args, "upsample", prompt=args.prompt, cutoff_hz=args.cutoff), args)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register_style_transfer(sub: argparse._SubParsersAction) -> None:
     st = sub.add_parser(
         "style-transfer", help="restyle a region with a new prompt (AudioLDM style transfer)",
         description="Encode the region, noise it to --strength of the schedule and denoise it with "
@@ -75,6 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_render_options(st)
     st.set_defaults(func=cmd_style_transfer)
 
+
+def register_inpaint(sub: argparse._SubParsersAction) -> None:
     ip = sub.add_parser(
         "inpaint", help="regenerate a gap inside a region (AudioLDM inpainting)",
         description="Regenerate the gap so it continues the surrounding sound; outside the gap the "
@@ -87,6 +87,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_render_options(ip)
     ip.set_defaults(func=cmd_inpaint)
 
+
+def register_upsample(sub: argparse._SubParsersAction) -> None:
     up = sub.add_parser(
         "upsample", help="restore the band above a recording's cutoff (AudioLDM super-resolution)",
         description="Regenerate the band between the cutoff and the model's 8 kHz ceiling; below the "
@@ -98,7 +100,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--prompt", default="", help="a description of the sound (optional)")
     add_render_options(up)
     up.set_defaults(func=cmd_upsample)
-
-
-if register not in EXTENSIONS:
-    EXTENSIONS.append(register)

@@ -14,7 +14,7 @@ model, when a trained vocoder does not beat it). It inverts AudioLDM's own front
    identity phase locking as in Laroche & Dolson's phase vocoder) instead of zero, so low partials are
    coherent from the first iteration; then fast Griffin-Lim (momentum 0.99, Perraudin et al. 2013).
 
-With a ``magnitude_model`` (the default model's trained :class:`~engine.default_model.mel_inverter.MelInverter`,
+With a ``magnitude_model`` (the default model's trained :class:`~engine.nets.mel_inverter.MelInverter`,
 ``mel_inverter/`` in its folder) steps 1 and 2 are replaced by that network's estimate.
 
 Everything is deterministic, so a render depends only on its seed.

@@ -10,7 +10,8 @@ A model is named by one string:
 
 Families: the folder's ``model_index.json`` names its pipeline class; :data:`FAMILIES` maps that to
 a loader. AudioLDM is the only family today; an AudioLDM 2 loader can register its class name
-(``AudioLDM2Pipeline``) and return the same :class:`LoadedModel` shape without touching callers.
+(``AudioLDM2Pipeline``) and return the same :class:`~engine.model.LoadedModel` shape without touching
+callers.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -27,6 +27,9 @@ import torch
 
 from . import paths
 from .errors import ModelNotAvailable
+# LoadedModel lives in engine/model.py (sampling imports it from there, not from here); re-exported
+# so `from engine.loader import LoadedModel` keeps working.
+from .model import AUDIOLDM_MAX_DURATION_S, LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -39,77 +42,15 @@ KNOWN_HUB_MODELS = (
     "cvssp/audioldm-s-full",
     "cvssp/audioldm",
 )
-#: AudioLDM was trained on 10.24 s clips; longer single renders drift, so edits window instead.
-AUDIOLDM_MAX_DURATION_S = 10.24
-
-
-@dataclass
-class LoadedModel:
-    """The components of one model, on one device, ready to sample from."""
-
-    name: str
-    folder: Path
-    family: str
-    device: torch.device
-    dtype: torch.dtype
-    unet: Any
-    vae: Any
-    text_encoder: Any
-    tokenizer: Any
-    vocoder: Any
-    scheduler_config: dict[str, Any]
-    #: Full CLAP model (text + audio branch) for re-ranking candidates, when one is available.
-    clap: Any = None
-    clap_processor: Any = None
-    #: Maps CLAP text embeddings into the audio-embedding space the UNet was conditioned on
-    #: (the default model's ``clap_prior/``); None samples from text embeddings directly, as AudioLDM.
-    text_prior: Any = None
-    max_duration_s: float = AUDIOLDM_MAX_DURATION_S
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def sampler_defaults(self) -> dict[str, Any]:
-        """Sampler settings for requests that leave them unset: the model's own (``"sampler"`` in
-        ``audioldm_bridge.json``), else 20 steps at guidance 2.5, plain classifier-free guidance."""
-        from .request import DEFAULT_SAMPLER
-
-        own = {**DEFAULT_SAMPLER, **self.extra.get("sampler", {})}
-        low = own["guidance_low"]
-        return {"steps": int(own["steps"]), "guidance_scale": float(own["guidance_scale"]),
-                "guidance_low": None if low is None else float(low)}
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.vocoder.config.sampling_rate)
-
-    @property
-    def vae_scale_factor(self) -> int:
-        return 2 ** (len(self.vae.config.block_out_channels) - 1)
-
-    @property
-    def hop_length(self) -> int:
-        rates = self.vocoder.config.upsample_rates
-        out = 1
-        for r in rates:
-            out *= int(r)
-        return out
-
-    @property
-    def mel_bins(self) -> int:
-        return int(self.vocoder.config.model_in_dim)
-
-    def parameter_counts(self) -> dict[str, int]:
-        parts = {"unet": self.unet, "vae": self.vae, "text_encoder": self.text_encoder,
-                 "vocoder": self.vocoder}
-        if self.clap is not None:
-            parts["clap"] = self.clap
-        return {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items()}
 
 
 # --------------------------------------------------------------------------- devices
 
 def pick_device(preference: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    """``auto`` picks CUDA, then Apple MPS, then the CPU; any other torch device string (``cpu``,
+    ``cuda``, ``cuda:1``, ``mps``) is used as given, with a clear error when that device is absent.
+    The one device picker: rendering, the service and training (:mod:`engine.default_model.train`)
+    all use it."""
     if preference == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -263,8 +204,8 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
 
         inverter = None
         if (folder / "mel_inverter" / "config.json").is_file():
-            # The default model's learned mel -> magnitude step (engine/default_model/mel_inverter.py).
-            from .default_model.mel_inverter import MelInverter
+            # The default model's learned mel -> magnitude step (engine/nets/mel_inverter.py).
+            from .nets.mel_inverter import MelInverter
 
             inverter = part("mel_inverter", MelInverter.from_pretrained)
         vocoder = GriffinLimVocoder(**meta.get("griffin_lim", {}), magnitude_model=inverter)
@@ -285,12 +226,12 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
         clap_processor = part("clap", ClapFeatureExtractor.from_pretrained)
     elif (folder / "clap_audio" / "config.json").is_file():
         # The default model's small CLAP audio branch (a CNN on the same log-mel).
-        from .default_model.clap_audio import SmallClapAudio
+        from .nets.clap_audio import SmallClapAudio
 
         clap = part("clap_audio", SmallClapAudio.from_pretrained)
     text_prior = None
     if (folder / "clap_prior" / "config.json").is_file():
-        from .default_model.clap_audio import TextToAudioPrior
+        from .nets.clap_audio import TextToAudioPrior
 
         text_prior = part("clap_prior", TextToAudioPrior.from_pretrained)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -33,3 +34,20 @@ def cache_dir() -> Path:
 def default_model_dir() -> Path:
     """The trained default model shipped inside the package."""
     return Path(__file__).resolve().parent / "default_model" / "weights"
+
+
+def runtime_dir() -> Path:
+    """Sockets and per-session files of a running service (user-only, not kept across reboots).
+    ``AUDIOLDM_BRIDGE_RUNTIME`` overrides; else ``$XDG_RUNTIME_DIR`` (Linux), platformdirs' runtime
+    folder (macOS, Windows), or a per-user folder in the temp folder."""
+    override = os.environ.get("AUDIOLDM_BRIDGE_RUNTIME")
+    if override:
+        folder = Path(override).expanduser()
+    elif os.name == "posix" and not os.environ.get("XDG_RUNTIME_DIR") and not sys.platform == "darwin":
+        import tempfile
+
+        folder = Path(tempfile.gettempdir()) / f"{APP}-{os.getuid()}"
+    else:
+        folder = Path(platformdirs.user_runtime_dir(APP, appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import Cancelled
-from .loader import LoadedModel
+from .model import LoadedModel
 
 
 @dataclass
@@ -302,7 +302,8 @@ def clap_scores(model: LoadedModel, prompt: str, waveforms: np.ndarray) -> np.nd
     if model.clap is None:
         return None
     if hasattr(model.clap, "score"):  # a CLAP audio branch that scores on our own log-mel
-        return model.clap.score(model, prompt, waveforms)
+        # It scores embeddings we compute: the model's CLAP text encoder (+ prior), as for sampling.
+        return model.clap.score(waveforms, encode_text(model, [prompt]))[:, 0]
     from .dsp import resample
 
     proc = model.clap_processor

@@ -145,6 +145,19 @@ def test_the_prior_brings_prompts_closer_to_the_audio_they_describe(model):
         model.text_prior = prior
 
 
+def test_the_small_clap_scores_text_embeddings_its_caller_computes(model):
+    """Re-ranking: :func:`engine.sampling.clap_scores` embeds the prompt (text encoder + prior) and the
+    audio branch only compares; a kick clip scores higher for "a kick drum" than for "pink noise"."""
+    from engine.default_model import corpus
+    from engine.sampling import clap_scores, encode_text
+
+    clips = np.stack([corpus.make_example(corpus.example_seed(3, 0), family=f, mix_share=0.0).audio
+                      for f in ("kick", "pink_noise")])
+    sims = model.clap.score(clips, encode_text(model, ["a kick drum", "constant pink noise"]))
+    assert sims.shape == (2, 2) and sims[0, 0] > sims[0, 1] and sims[1, 1] > sims[1, 0]
+    np.testing.assert_allclose(clap_scores(model, "a kick drum", clips), sims[:, 0], atol=1e-5)
+
+
 def test_the_learned_vocoder_resynthesises_corpus_clips_closer_than_plain_griffin_lim(model):
     """The bundled vocoder's magnitude comes from its trained mel inverter; on clips of the corpus (a
     seed the training never drew) it is closer to the original than least squares (measured on 60

@@ -96,7 +96,7 @@ def test_model_folder_with_griffin_lim_loads_through_the_same_path(tiny_model_di
 def test_an_untrained_mel_inverter_returns_a_flat_spectrum_exactly():
     """Its output layer starts at zero, so before training it is the fixed interpolation of the mel onto
     the linear axis, which gives a flat magnitude back where the filterbank covers it."""
-    from engine.default_model.mel_inverter import MelInverter
+    from engine.nets.mel_inverter import MelInverter
 
     basis = torch.from_numpy(frontend.mel_basis())
     flat = torch.full((frontend.N_FFT // 2 + 1, 20), 0.3)
@@ -107,7 +107,7 @@ def test_an_untrained_mel_inverter_returns_a_flat_spectrum_exactly():
 
 
 def test_a_magnitude_model_replaces_least_squares_and_round_trips_through_its_folder(tmp_path):
-    from engine.default_model.mel_inverter import MelInverter
+    from engine.nets.mel_inverter import MelInverter
 
     torch.manual_seed(0)
     net = MelInverter(32, 2)
@@ -127,7 +127,7 @@ def test_a_magnitude_model_replaces_least_squares_and_round_trips_through_its_fo
 
 
 def test_model_folder_with_a_mel_inverter_loads_it_into_the_vocoder(tiny_model_dir, tmp_path):
-    from engine.default_model.mel_inverter import MelInverter
+    from engine.nets.mel_inverter import MelInverter
 
     folder = _griffin_lim_model_folder(tiny_model_dir, tmp_path, {})
     MelInverter(16, 1).save_pretrained(folder / "mel_inverter")

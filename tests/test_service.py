@@ -72,7 +72,7 @@ def assert_clean_library(folder: Path) -> None:
 def test_service_imports_neither_qt_nor_torch():
     code = ("import sys; sys.path.insert(0, %r)\n"
             "import engine.service, engine.service.supervisor, engine.service.journal, engine.service.events\n"
-            "import engine.service.cli, engine.service.worker\n"
+            "import engine.service.cli, engine.service.worker, engine.service.client, engine.service.server\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'torch'))\n"
             "print(bad)" % str(REPO))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -99,22 +99,41 @@ def test_cleanup_after_a_crash_removes_only_that_jobs_temp_files(tmp_path):
 
     lib = tmp_path / "lib"
     lib.mkdir()
-    mine = [lib / ".rain-on-a-roof-7.wav.abc123.part", lib / ".rain-on-a-roof-7.wav.json.x1.part"]
-    keep = [lib / "rain-on-a-roof-7.wav", lib / ".thunder-3.wav.zz.part", lib / ".rain-on-a-roof-8.wav.old.part"]
+    mine = [lib / ".rain-on-a-roof-7-j5.wav.abc123.part", lib / ".rain-on-a-roof-8-j5.wav.json.x1.part"]
+    keep = [lib / "rain-on-a-roof-7-j5.wav", lib / ".thunder-3-j5.wav.zz.part",
+            lib / ".rain-on-a-roof-7-j6.wav.q.part",  # the same prompt and seed, another job
+            lib / ".rain-on-a-roof-7-j55.wav.q.part", lib / ".rain-on-a-roof-7.wav.q.part",  # a CLI render
+            lib / ".rain-on-a-roof-9-j5.wav.old.part"]
     for p in mine + keep:
         p.write_bytes(b"x")
     old = time.time() - 3600
-    os.utime(keep[2], (old, old))  # written long before the job started: not this job's
-    request = RenderRequest(prompt="Rain on a roof", duration_s=0.5, seed=7).to_json()
-    _cleanup({"request": request, "library": str(lib), "since": time.time() - 5})
+    os.utime(keep[-1], (old, old))  # written long before the job started: not this attempt's
+    request = RenderRequest(prompt="Rain on a roof", duration_s=0.5, seed=7, variations=2).to_json()
+    _cleanup({"request": request, "job": 5, "library": str(lib), "since": time.time() - 5})
     assert not any(p.exists() for p in mine)
     assert all(p.exists() for p in keep)
     # Edits are named after their source file and mode.
-    edit_tmp = lib / ".take-3-style-transfer-9.wav.q.part"
+    edit_tmp = lib / ".take-3-style-transfer-9-j8.wav.q.part"
     edit_tmp.write_bytes(b"x")
     edit = RenderRequest(mode="style_transfer", prompt="a choir", source_path="/song/Take 3.wav", seed=9)
-    _cleanup({"request": edit.to_json(), "library": str(lib), "since": time.time() - 5})
+    _cleanup({"request": edit.to_json(), "job": 8, "library": str(lib), "since": time.time() - 5})
     assert not edit_tmp.exists() and all(p.exists() for p in keep)
+
+
+def test_a_job_rerendered_replaces_only_its_own_files(tiny_model_dir, models, tmp_path):
+    """Crash recovery renders a job again: its files are replaced (no .bak pile-up), nobody else's."""
+    from engine.pipeline import render
+
+    request = rr(tiny_model_dir, seed=21, prompt="rain on a roof")
+    first = render(request, models, output=tmp_path, existing="replace", job_id=5).clips[0].path
+    other = render(request, models, output=tmp_path, existing="replace", job_id=6).clips[0].path
+    assert (first.name, other.name) == ("rain-on-a-roof-21-j5.wav", "rain-on-a-roof-21-j6.wav")
+    before = other.read_bytes()
+    again = render(request, models, output=tmp_path, existing="replace", job_id=5).clips[0].path
+    assert again == first and other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "rain-on-a-roof-21-j5.wav", "rain-on-a-roof-21-j5.wav.json",
+        "rain-on-a-roof-21-j6.wav", "rain-on-a-roof-21-j6.wav.json"]
 
 
 # --------------------------------------------------------------------------- a shared real engine
@@ -238,7 +257,8 @@ def test_audition_lane_jumps_the_queue(service, tiny_model_dir):
 def test_audition_preempts_a_running_batch_job(service, tiny_model_dir):
     stream = service.events()
     try:
-        batch = service.submit(rr(tiny_model_dir, seed=10, steps=80))
+        # Long enough that its ETA stays above the 1 s "almost done, let it finish" rule on a fast machine.
+        batch = service.submit(rr(tiny_model_dir, seed=10, steps=600))
         wait_for(stream, lambda e: isinstance(e, JobProgress) and e.job_id == batch and e.step >= 2)
         t0 = time.monotonic()
         audition = service.submit(rr(tiny_model_dir, seed=11, steps=2), lane="audition")
@@ -272,22 +292,25 @@ def test_model_switch_evicts_and_reports(service, tiny_model_dir, tiny3_model_di
     assert service.status().model == str(tiny_model_dir)
 
 
-def test_same_request_twice_replaces_the_same_file(service, tiny_model_dir):
-    request = rr(tiny_model_dir, seed=13, prompt="bright open hi-hat")
-    first = service.wait(service.submit(request), 60)
-    mtime = Path(first.outputs[0]).stat().st_mtime_ns
-    second = service.wait(service.submit(request), 60)
+def test_two_jobs_with_the_same_seed_never_share_a_file(service, tiny_model_dir):
+    """"Keep the seed, tweak the guidance": each job keeps its own file, and its journal outputs
+    point at that file, whose provenance is that job's."""
+    loose = rr(tiny_model_dir, seed=13, prompt="bright open hi-hat", guidance_scale=1.5)
+    tight = loose.replace(guidance_scale=6.0)
+    first = service.wait(service.submit(loose), 60)
+    second = service.wait(service.submit(tight), 60)
     assert first.state == second.state == "done"
-    assert first.outputs == second.outputs
-    out = Path(first.outputs[0])
-    assert out.name == "bright-open-hi-hat-13.wav" and out.parent == service.library
-    assert out.stat().st_mtime_ns >= mtime
-    assert (out.parent / (out.name + ".json")).is_file()  # provenance sidecar
-    assert json.loads((out.parent / (out.name + ".json")).read_text())["seed"] == 13
+    assert first.outputs != second.outputs
+    for rec, guidance in ((first, 1.5), (second, 6.0)):
+        out = Path(rec.outputs[0])
+        assert out.name == f"bright-open-hi-hat-13-j{rec.id}.wav" and out.parent == service.library
+        meta = json.loads((out.parent / (out.name + ".json")).read_text())  # provenance sidecar
+        assert (meta["seed"], meta["guidance_scale"]) == (13, guidance)
+    assert Path(first.outputs[0]).read_bytes() != Path(second.outputs[0]).read_bytes()
     assert_clean_library(service.library)
     # An idempotency key returns the first job instead of queueing a duplicate.
-    a = service.submit(request, key="daw-take-1")
-    assert service.submit(request, key="daw-take-1") == a
+    a = service.submit(loose, key="daw-take-1")
+    assert service.submit(loose, key="daw-take-1") == a
     service.wait(a, 60)
 
 
@@ -381,11 +404,11 @@ def test_sigkill_mid_render_at_three_points_loses_and_duplicates_nothing(service
     assert sorted(e.job_id for e in requeued) == sorted(killed) and all(e.counted for e in requeued)
     assert st.crash_count - before.crash_count == 3 and st.restarts - before.restarts == 3
     assert st.state == "ready"
-    # Files: one per job, at its deterministic name, no temp files, no backups.
+    # Files: one per job, at its own name (seed and job id), no temp files, no backups.
     for i, r in rows.items():
         assert len(r.outputs) == 1 and Path(r.outputs[0]).is_file()
         assert Path(r.outputs[0]).parent == lib
-        assert Path(r.outputs[0]).name == f"footsteps-on-gravel-{r.request.seed}.wav"
+        assert Path(r.outputs[0]).name == f"footsteps-on-gravel-{r.request.seed}-j{r.id}.wav"
     assert len({r.outputs[0] for r in rows.values()}) == len(jobs)
     assert_clean_library(lib)
     assert max(latencies) < 0.5, latencies
@@ -644,14 +667,14 @@ def test_serve_and_jobs_commands(tmp_path, capsys, monkeypatch):
     assert cli.main(["jobs", "--journal", journal, "cancel", "2"]) == 0
     assert "cancelled" in capsys.readouterr().out
     # serve with the stand-in engine (the real one is tested above); --until-idle exits when done.
-    from engine.service import supervisor
+    from engine.service import config
 
-    real = supervisor.ServiceConfig
+    real = config.ServiceConfig
 
     def fake_config(**kw):
         return real(**kw, faults={"fake_engine": True})
 
-    monkeypatch.setattr(supervisor, "ServiceConfig", fake_config)
+    monkeypatch.setattr(config, "ServiceConfig", fake_config)
     assert cli.main(["serve", "--journal", journal, "--library", str(tmp_path / "lib"), "--until-idle"]) == 0
     out = capsys.readouterr().out
     assert "job 1: done" in out and "job 2" not in out

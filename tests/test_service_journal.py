@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from engine.request import RenderRequest
-from engine.service.journal import (InvalidTransition, Journal, JournalError, JournalLocked, ServiceLock,
-                                    default_path)
+from engine.service import RenderService
+from engine.service.journal import (InvalidTransition, Journal, JournalCorrupt, JournalError, JournalLocked,
+                                    ServiceLock, default_path)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -235,15 +236,70 @@ def test_service_lock_is_released_when_the_holder_is_killed(tmp_path):
     lock.release()
 
 
-def test_unreadable_journal_is_moved_aside_and_replaced(tmp_path):
+def test_unreadable_journal_is_moved_aside_only_by_the_lock_holder(tmp_path):
     path = tmp_path / "jobs.sqlite3"
     path.write_bytes(b"this is not a database, it is a shopping list" * 100)
-    j = Journal(path)
+    # A second front end (jobs, a client) opening it says what is wrong and leaves it where it is.
+    with pytest.raises(JournalCorrupt, match="unreadable.*audioldm-bridge serve"):
+        Journal(path)
+    assert b"shopping" in path.read_bytes()
+    # While another process holds the service lock, starting a service neither recovers nor starts.
+    lock = ServiceLock(path)
+    lock.acquire()
     try:
-        assert j.recovered_from is not None and j.recovered_from.is_file()
-        assert b"shopping" in j.recovered_from.read_bytes()
-        rec, _ = j.add(req(), "batch")
-        assert j.get(rec.id).state == "queued"
+        with pytest.raises(JournalLocked):
+            RenderService(journal=path, library=tmp_path / "lib", listen=False,
+                          faults={"fake_engine": True}).start()
+        assert b"shopping" in path.read_bytes()
+    finally:
+        lock.release()
+    # The service that takes the lock moves it aside and starts a fresh one.
+    svc = RenderService(journal=path, library=tmp_path / "lib", listen=False, faults={"fake_engine": True}).start()
+    try:
+        recovered = Path(svc.status().journal_recovered_from)
+        assert recovered.is_file() and b"shopping" in recovered.read_bytes()
+        job = svc.submit(RenderRequest(prompt="x", duration_s=0.5, steps=2, seed=1))
+        assert svc.wait(job, 30).state == "done"
+    finally:
+        svc.stop()
+    j = Journal(path, recover=True)  # an explicit recovery of a readable journal changes nothing
+    try:
+        assert j.recovered_from is None and j.get(1).state == "done"
+    finally:
+        j.close()
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors in /proc")
+def test_ten_thousand_short_lived_threads_leave_no_descriptors(tmp_path):
+    """python-osc's threading server uses a thread per packet: each writing a job must not leave a
+    SQLite connection (two descriptors with WAL) behind."""
+    j = Journal(tmp_path / "jobs.sqlite3")
+    try:
+        j.add(req(0), "batch")  # the journal's own connection is open before we count
+        before = _open_descriptors()
+        errors: list[BaseException] = []
+
+        def write(i: int) -> None:
+            try:
+                j.add(req(i), "batch")
+                j.get(i + 1)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        n = 10_000
+        for start in range(0, n, 50):  # 50 threads alive at a time, 10,000 in all
+            batch = [threading.Thread(target=write, args=(i,)) for i in range(start + 1, min(n, start + 50) + 1)]
+            for t in batch:
+                t.start()
+            for t in batch:
+                t.join()
+        assert not errors
+        assert j.counts()["queued"] == n + 1
+        assert _open_descriptors() <= before
     finally:
         j.close()
 

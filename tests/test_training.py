@@ -68,6 +68,44 @@ def test_presets_set_defaults_that_explicit_flags_override():
     assert (mixed.unet_steps, mixed.unet_channels, mixed.vae_batch) == (10, (32, 32), 8)
 
 
+def test_training_never_writes_into_the_installed_package_unless_asked(tmp_path):
+    from pathlib import Path
+
+    import engine
+    from engine import paths
+
+    package = paths.default_model_dir().resolve()
+    installed = Path(engine.__file__).resolve().parent
+    for argv in ([], ["--preset", "cpu-2h"]):
+        args, _ = train.parse(argv)
+        out = args.out.resolve()
+        assert out != package and package not in out.parents and installed not in out.parents, argv
+        assert out == (args.work / "model").resolve()  # next to the stages, in the user cache
+        assert not train.is_bundled(args.out)
+    assert train.parse(["--preset", "cpu-2h"])[0].out.parent.name == "train-default-cpu-2h"
+    # Replacing the shipped model is explicit, by name or by folder.
+    assert train.parse(["--out", train.BUILTIN_OUT])[0].out == paths.default_model_dir()
+    assert train.is_bundled(train.parse(["--out", str(paths.default_model_dir())])[0].out)
+    assert train.parse(["--work", str(tmp_path), "--out", str(tmp_path / "m")])[0].out == tmp_path / "m"
+    # The end of a run says how to use the export and how to make it the bundled model.
+    text = train.usage_after_export(tmp_path / "model")
+    assert f"--model {tmp_path / 'model'}" in text and f"--out {train.BUILTIN_OUT}" in text
+
+
+def test_training_uses_the_engines_device_picker():
+    import pytest
+    import torch
+
+    from engine import loader
+
+    assert not hasattr(train, "pick_device") or train.pick_device is loader.pick_device
+    assert train.training_device("cpu") == torch.device("cpu")
+    assert train.training_device("auto") == loader.pick_device("auto")
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="no CUDA GPU"):
+            train.main(["--device", "cuda", "--stages", ""])
+
+
 def test_attribute_targets_supervise_text_only_with_what_the_caption_says():
     from engine.default_model.train import HEAD_ATTRIBUTES, attribute_targets
 
@@ -97,7 +135,7 @@ def test_attribute_targets_supervise_text_only_with_what_the_caption_says():
 def test_text_to_audio_prior_starts_as_the_identity_and_learns_a_mapping(tmp_path):
     import torch
 
-    from engine.default_model.clap_audio import TextToAudioPrior
+    from engine.nets.clap_audio import TextToAudioPrior
 
     torch.manual_seed(0)
     text = torch.nn.functional.normalize(torch.randn(64, 16), dim=-1)

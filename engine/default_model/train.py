@@ -1,33 +1,40 @@
 """Train the built-in default model from nothing: one command, fixed seeds, resumable.
 
-    python -m engine.default_model.train [--preset full|cpu-2h] [--work DIR] [--out DIR]
+    python -m engine.default_model.train [--preset full|cpu-2h] [--work DIR] [--out DIR|builtin:default]
         [--stages corpus,vae,clap,prior,vocoder,unet,export] [--SETTING VALUE ...]
+
+The trained model goes to ``--out``, by default ``model/`` inside the work folder (in the user cache:
+``~/.cache/audioldm-bridge/train-default/model``, or ``train-default-PRESET/model``), never into the
+package: render with it by ``--model <that folder>``. Replacing the shipped model is explicit:
+``--out builtin:default`` (the bundled weights, ``engine/default_model/weights``; the same as giving
+that folder). Whatever ``--out`` already holds is moved to ``<out>.previous`` first.
 
 Stages (each saves its result in the work folder and is skipped when that result exists; the long
 ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
 
-1. corpus  synthesise N captioned clips (engine/default_model/corpus.py), AudioLDM log-mels
+1. corpus  synthesise N captioned clips (engine/default_model/corpus/), AudioLDM log-mels
 2. vae     ``AutoencoderKL`` on log-mel crops of 64, 128 and 256 frames (GroupNorm makes short crops
            alone generalise badly to whole clips), L1 + small KL; scaling factor = 1 / latent std
 3. clap    byte-level BPE tokenizer on the training captions (saved in RoBERTa format) +
            ``ClapTextModelWithProjection`` + a CNN audio encoder, contrastive (symmetric InfoNCE) plus
            attribute heads shared by both embeddings (family, noise colour, envelope, rhythm, ...,
            log-f0; text side only for what the caption says), weight ``--clap-aux``
-3b. prior  text-to-audio prior (:class:`clap_audio.TextToAudioPrior`): a residual MLP from a caption's
-           CLAP text embedding to its clip's audio embedding (cosine loss), on each clip's caption plus
-           ``--prior-paraphrases`` other wordings of it; applied to prompts at sampling
-3c. vocoder the vocoder's learned mel -> magnitude step (:class:`mel_inverter.MelInverter`) on the
-           audio of the first ``--vocoder-clips`` corpus clips (synthesised again from their seeds);
-           Griffin-Lim then finds the phase
+3b. prior  text-to-audio prior (:class:`engine.nets.clap_audio.TextToAudioPrior`): a residual MLP
+           from a caption's CLAP text embedding to its clip's audio embedding (cosine loss), on each
+           clip's caption plus ``--prior-paraphrases`` other wordings of it; applied to prompts at sampling
+3c. vocoder the vocoder's learned mel -> magnitude step (:class:`engine.nets.mel_inverter.MelInverter`)
+           on the audio of the first ``--vocoder-clips`` corpus clips (synthesised again from their
+           seeds); Griffin-Lim then finds the phase
 4. unet    ``UNet2DConditionModel`` (simple_projection class conditioning, concatenated to the
            time embedding as AudioLDM) on precomputed VAE latents, v-prediction with zero-terminal
            SNR and trailing timesteps, EMA weights, 10 % condition dropout for CFG; conditioned on
            CLAP audio embeddings as the paper (``--condition audio``, default; sampled with text
            embeddings) or on CLAP text embeddings (``--condition text``). Measured on held-out
            prompts with the same VAE/CLAP: audio 70.4 %, text 66.7 % (108 checks each)
-5. export  diffusers-format folder (fp16 safetensors) + ``audioldm_bridge.json``; the vocoder is
-           Griffin-Lim on the learned magnitude (``mel_inverter/``), the CLAP audio branch goes to
-           ``clap_audio/``, the prior to ``clap_prior/``
+5. export  diffusers-format folder (fp16 safetensors) + ``audioldm_bridge.json`` in ``--out``; the
+           vocoder is Griffin-Lim on the learned magnitude (``mel_inverter/``), the CLAP audio branch
+           goes to ``clap_audio/``, the prior to ``clap_prior/``. The end of the run prints how to
+           render with the model and how to make it the bundled one
 
 The shared reference's measured attempt motivates the choices: epsilon prediction diverged when
 sampling from pure noise; v-prediction + zero-SNR + trailing + EMA did not.
@@ -49,7 +56,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import paths
+from ..errors import ModelNotAvailable
 from ..frontend import log_mel
+from ..loader import pick_device
 from ..random_model import train_bpe_tokenizer
 
 CLIP_S = 2.56
@@ -67,6 +76,9 @@ SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.0015, beta_end=0.0195, b
 #: frequency-decoupled guidance with the spectral tilt at 1 and the rest at 3, 86.1 %, at 3.5, 88.0 %.
 #: 10 steps instead of 20 cost 1 point (2 seeds) and halve the render time (docs/default-model.md).
 SAMPLER = {"steps": 10, "guidance_scale": 3.5, "guidance_low": 1.0}
+#: ``--out`` spelling of the bundled weights folder (engine/default_model/weights), the model that
+#: ``builtin:default`` names. Exporting there replaces the shipped model, so it is never the default.
+BUILTIN_OUT = "builtin:default"
 
 
 @dataclass
@@ -121,18 +133,16 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto`` trains on CUDA or MPS when present, else the CPU. Same recipe and seeds everywhere,
-    but torch's random streams differ per device, so weights are reproducible per device only."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
+def training_device(name: str) -> torch.device:
+    """The device to train on: :func:`engine.loader.pick_device` (``auto``: CUDA, then MPS, then the
+    CPU; any other torch device string as given, with a clear error when it is absent). On CUDA,
+    matrix products and convolutions may use TF32. Same recipe and seeds everywhere, but torch's
+    random streams differ per device, so weights are reproducible per device only."""
+    dev = pick_device(name)
+    if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    return dev
 
 
 def log(msg: str) -> None:
@@ -265,7 +275,7 @@ def stage_vae(cfg: Config, work: Path) -> None:
     mels, _ = load_corpus(work)
     torch.manual_seed(cfg.seed + 1)
     rng = np.random.default_rng(cfg.seed + 1)
-    dev = pick_device(cfg.device)
+    dev = training_device(cfg.device)
     vae = make_vae().train()
     standardise_in_weights(vae, float(mels[:512].astype(np.float32).mean()), float(mels[:512].astype(np.float32).std()))
     vae.to(dev)
@@ -391,7 +401,7 @@ class AttributeHeads(torch.nn.Module):
 
 
 def stage_clap(cfg: Config, work: Path) -> None:
-    from .clap_audio import SmallClapAudio
+    from ..nets.clap_audio import SmallClapAudio
 
     final = work / "clap"
     if (final / "text_encoder" / "config.json").exists():
@@ -401,7 +411,7 @@ def stage_clap(cfg: Config, work: Path) -> None:
     tokenizer = train_bpe_tokenizer(captions, cfg.text_vocab, cfg.text_max_length, min_frequency=2)
     torch.manual_seed(cfg.seed + 2)
     rng = np.random.default_rng(cfg.seed + 2)
-    dev = pick_device(cfg.device)
+    dev = training_device(cfg.device)
     text = make_text_encoder(cfg, len(tokenizer)).train().to(dev)
     audio = SmallClapAudio(cfg.clap_dim).train().to(dev)
     logit_scale = torch.nn.Parameter(torch.tensor(math.log(1 / 0.07), device=dev))
@@ -467,7 +477,7 @@ def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.T
     the clip each caption describes, and ``audio`` (N, D) per clip. Computed once, kept in the work folder."""
     from transformers import AutoTokenizer, ClapTextModelWithProjection
 
-    from .clap_audio import SmallClapAudio
+    from ..nets.clap_audio import SmallClapAudio
     from .corpus import caption_variants, example_seed
 
     out = work / "clap_pairs.pt"
@@ -481,7 +491,7 @@ def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.T
         variants = caption_variants(example_seed(cfg.seed, i), cfg.prior_paraphrases, duration_s=CLIP_S)
         texts += variants
         clips += [i] * len(variants)
-    dev = pick_device(cfg.device)
+    dev = training_device(cfg.device)
     text = ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").float().eval().to(dev)
     tokenizer = AutoTokenizer.from_pretrained(work / "clap" / "tokenizer")
     audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio").eval().to(dev)
@@ -494,17 +504,17 @@ def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.T
 
 
 def stage_prior(cfg: Config, work: Path) -> None:
-    """The text-to-audio prior (:class:`clap_audio.TextToAudioPrior`): regress each caption's text
+    """The text-to-audio prior (:class:`engine.nets.clap_audio.TextToAudioPrior`): regress each caption's text
     embedding onto its clip's audio embedding (cosine loss); 5 % of the clips (with all their
     captions) are held out to report."""
-    from .clap_audio import TextToAudioPrior
+    from ..nets.clap_audio import TextToAudioPrior
 
     final = work / "clap_prior"
     if (final / "config.json").exists():
         return
     text_emb, clip, audio_emb = clap_embedding_pairs(cfg, work)
     val = clip < max(1, len(audio_emb) // 20)
-    dev = pick_device(cfg.device)
+    dev = training_device(cfg.device)
     train_t, train_a = text_emb[~val].to(dev), audio_emb[clip[~val]].to(dev)
     val_t, val_a = text_emb[val].to(dev), audio_emb[clip[val]].to(dev)
     torch.manual_seed(cfg.seed + 4)
@@ -542,7 +552,7 @@ def vocoder_data(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.Tensor]:
     from diffusers import AutoencoderKL
 
     from ..frontend import log_mel
-    from .mel_inverter import log_magnitude
+    from ..nets.mel_inverter import log_magnitude
 
     n = min(cfg.vocoder_clips, cfg.n_clips)
     items = synthesise(cfg, n, chunksize=32)
@@ -552,7 +562,7 @@ def vocoder_data(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.Tensor]:
         mels.append(log_mel(wav)[:, :CLIP_FRAMES].half())
         mags.append(log_magnitude(wav)[:, :, :CLIP_FRAMES].half())
     mels = torch.cat(mels)
-    dev = pick_device(cfg.device)
+    dev = training_device(cfg.device)
     vae = AutoencoderKL.from_pretrained(work / "vae").float().eval().to(dev)
     with torch.no_grad():
         for i in range(0, min(cfg.vocoder_vae_clips, n), EVAL_BATCH):
@@ -562,10 +572,10 @@ def vocoder_data(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def stage_vocoder(cfg: Config, work: Path) -> None:
-    """The vocoder's learned mel -> magnitude step (:class:`mel_inverter.MelInverter`), trained on
+    """The vocoder's learned mel -> magnitude step (:class:`engine.nets.mel_inverter.MelInverter`), trained on
     ``vocoder_crop``-frame crops of corpus clips (``vocoder_vae_clips`` of them through the VAE
     first); the first 3 % of the clips are held out to report (through the VAE, when it covers them)."""
-    from .mel_inverter import MelInverter, inversion_loss
+    from ..nets.mel_inverter import MelInverter, inversion_loss
 
     final = work / "mel_inverter"
     if (final / "config.json").exists():
@@ -574,7 +584,7 @@ def stage_vocoder(cfg: Config, work: Path) -> None:
         f"{min(cfg.vocoder_vae_clips, cfg.vocoder_clips)} of them through the VAE")
     mels, mags = vocoder_data(cfg, work)
     n_val = max(1, len(mels) // 30)
-    dev = pick_device(cfg.device)
+    dev = training_device(cfg.device)
     torch.manual_seed(cfg.seed + 5)
     net = MelInverter(cfg.vocoder_channels, cfg.vocoder_blocks).to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=0.0)
@@ -643,13 +653,13 @@ def prepare_unet_data(cfg: Config, work: Path) -> Path:
     from diffusers import AutoencoderKL
     from transformers import AutoTokenizer, ClapTextModelWithProjection
 
-    from .clap_audio import SmallClapAudio
+    from ..nets.clap_audio import SmallClapAudio
 
     out = work / "unet_data.pt"
     if out.exists():
         return out
     mels, meta = load_corpus(work)
-    dev = pick_device(cfg.device)
+    dev = training_device(cfg.device)
     vae = AutoencoderKL.from_pretrained(work / "vae").eval().to(dev)
     text = ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").eval().to(dev)
     tokenizer = AutoTokenizer.from_pretrained(work / "clap" / "tokenizer")
@@ -676,7 +686,7 @@ def stage_unet(cfg: Config, work: Path) -> None:
     final = work / unet_name(cfg)
     if (final / "config.json").exists():
         return
-    dev = pick_device(cfg.device)
+    dev = training_device(cfg.device)
     data = {k: v.to(dev) for k, v in torch.load(prepare_unet_data(cfg, work)).items()}
     cond_all = data[cfg.condition]
     empty = data["empty"]
@@ -772,9 +782,9 @@ def stage_export(cfg: Config, work: Path, out: Path) -> None:
     (tmp / "model_index.json").write_text(json.dumps(index, indent=2))
     meta = {"name": "AudioLDM Bridge default model", "vocoder": "griffin-lim", "griffin_lim": {"n_iter": 16},
             "max_duration_s": 10.0, "condition": cfg.condition, "sampler": SAMPLER, "training": asdict(cfg),
-            "trained_on": "synthetic corpus (engine/default_model/corpus.py), regenerated from the seed"}
+            "trained_on": "synthetic corpus (engine/default_model/corpus/), regenerated from the seed"}
     (tmp / "audioldm_bridge.json").write_text(json.dumps(meta, indent=2, default=list))
-    if out.exists():  # the model it replaces (the bundled one, by default) is kept, not lost
+    if out.exists():  # the model it replaces (an earlier export, or the bundled one) is kept, not lost
         backup = out.with_name(out.name + ".previous")
         shutil.rmtree(backup, ignore_errors=True)
         os.replace(out, backup)
@@ -791,7 +801,9 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, Config]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=None,
                     help="work folder (default: train-default, or train-default-PRESET, in the user cache)")
-    ap.add_argument("--out", type=Path, default=paths.default_model_dir())
+    ap.add_argument("--out", default=None,
+                    help="where the exported model goes (default: model/ in the work folder, in the user "
+                         f"cache); {BUILTIN_OUT} replaces the bundled weights ({paths.default_model_dir()})")
     ap.add_argument("--stages", default="corpus,vae,clap,prior,vocoder,unet,export")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="full",
                     help="full: the bundled weights' recipe (GPU: minutes; 2-core CPU: about 16 h); "
@@ -808,11 +820,44 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, Config]:
     cfg = Config(**settings)
     if args.work is None:
         args.work = paths.cache_dir() / ("train-default" + ("" if args.preset == "full" else f"-{args.preset}"))
+    args.out = output_folder(args.out, args.work)
     return args, cfg
+
+
+def output_folder(out: str | Path | None, work: Path) -> Path:
+    """``--out`` as a folder: ``model/`` in the work folder when not given (never the package's own
+    weights by surprise); :data:`BUILTIN_OUT` is the bundled weights folder."""
+    if out is None:
+        return work / "model"
+    if str(out) == BUILTIN_OUT:
+        return paths.default_model_dir()
+    return Path(out).expanduser()
+
+
+def is_bundled(folder: Path) -> bool:
+    return folder.resolve() == paths.default_model_dir().resolve()
+
+
+def usage_after_export(out: Path) -> str:
+    """How to use an exported model, and how to make it the bundled one (printed at the end)."""
+    if is_bundled(out):
+        backup = out.with_name(out.name + ".previous")
+        return (f"the bundled default model (builtin:default) is now this one; the model it replaced is in "
+                f"{backup} (move it back to restore it)")
+    return (f"render with it:  audioldm-bridge generate \"a low kick drum\" --model {out}\n"
+            f"evaluate it:     audioldm-bridge eval-default --model {out}\n"
+            f"to make it the bundled default model (builtin:default), run the same command again with "
+            f"--out {BUILTIN_OUT}: finished stages are skipped, and the export replaces "
+            f"{paths.default_model_dir()} (the model there is kept in "
+            f"{paths.default_model_dir().name}.previous)")
 
 
 def main(argv: list[str] | None = None) -> None:
     args, cfg = parse(argv)
+    try:
+        training_device(cfg.device)
+    except ModelNotAvailable as exc:
+        raise SystemExit(str(exc)) from None
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -847,6 +892,9 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"unknown stage {stage!r}; stages: corpus,vae,clap,prior,vocoder,unet,export")
         log(f"stage {stage} finished in {time.perf_counter() - s0:.0f} s")
     log(f"all stages finished in {(time.perf_counter() - t0) / 60:.1f} min")
+    if "export" in stages:
+        log(f"model: {args.out}")
+        print(usage_after_export(args.out), flush=True)
 
 
 if __name__ == "__main__":

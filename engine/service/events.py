@@ -135,6 +135,16 @@ class EngineCrashed(Event):
     will_restart: bool
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServiceConnection(Event):
+    """Only on a :class:`~engine.service.ServiceClient`'s streams: the connection to the process
+    that runs the service was lost (``connected=False``, with the reason) or made again."""
+
+    connected: bool
+    reason: str | None = None
+    pid: int | None = None
+
+
 TERMINAL_EVENTS = (JobDone, JobFailed, JobCancelled)
 #: Events a slow subscriber may miss (the next one supersedes them); the others are always kept.
 DROPPABLE = (JobProgress, JobPreview)
@@ -198,6 +208,10 @@ class EventStream:
                 return
             yield item
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         if self._closed:
             return
@@ -211,3 +225,43 @@ class EventStream:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class EventHub:
+    """Fan-out of events to every :class:`EventStream`, plus a condition that waiters (``wait``,
+    ``wait_idle``) sleep on and that job and engine state changes wake."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: list[EventStream] = []
+        self.changed = threading.Condition()
+
+    def subscribe(self, max_pending: int = 1000) -> EventStream:
+        stream = EventStream(max_pending, on_close=self._unsubscribe)
+        with self._lock:
+            self._subscribers.append(stream)
+        return stream
+
+    def _unsubscribe(self, stream: EventStream) -> None:
+        with self._lock:
+            if stream in self._subscribers:
+                self._subscribers.remove(stream)
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            subs = list(self._subscribers)
+        for s in subs:
+            s.put(event)
+        if isinstance(event, (*TERMINAL_EVENTS, EngineState)):
+            with self.changed:
+                self.changed.notify_all()
+
+    def wait_changed(self, timeout: float) -> None:
+        with self.changed:
+            self.changed.wait(timeout)
+
+    def close_all(self) -> None:
+        with self._lock:
+            subs = list(self._subscribers)
+        for s in subs:
+            s.close()

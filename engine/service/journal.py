@@ -24,6 +24,7 @@ import os
 import sqlite3
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -70,6 +71,10 @@ class JournalError(BridgeError):
 
 class InvalidTransition(JournalError):
     """A job is not in the state a transition expects (e.g. finishing a job that was cancelled)."""
+
+
+class JournalCorrupt(JournalError):
+    """The journal file is unreadable; only the service holding its lock may move it aside."""
 
 
 class JournalLocked(JournalError):
@@ -144,26 +149,28 @@ def _row(r: sqlite3.Row) -> JobRecord:
 
 
 class Journal:
-    """Thread-safe access to the job journal (one SQLite connection per thread, WAL mode).
+    """Thread-safe access to the job journal (one SQLite connection behind a lock, WAL mode).
 
     Readers in other processes (``audioldm-bridge jobs``) see committed state at any time; only
     one service may *run* jobs from a journal, which :class:`ServiceLock` enforces.
     """
 
-    def __init__(self, path: str | Path | None = None, *, busy_timeout_s: float = 10.0) -> None:
+    def __init__(self, path: str | Path | None = None, *, busy_timeout_s: float = 10.0,
+                 recover: bool = False) -> None:
         self.path = Path(path).expanduser() if path is not None else default_path()
         self.busy_timeout_s = busy_timeout_s
         #: Set when an unreadable journal was moved aside and a fresh one started.
         self.recovered_from: Path | None = None
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
+        # One connection behind a lock, for every thread: a thread-per-packet server (OSC) must not
+        # leave a connection per thread behind (tests/test_service_journal.py counts descriptors).
+        self._lock = threading.RLock()
+        self._connection: sqlite3.Connection | None = None
         self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise JournalError(f"cannot create the data folder {self.path.parent}: {exc.strerror}") from exc
-        self._open_schema()
+        self._open_schema(recover)
 
     # ------------------------------------------------------------------ connections
     def _connect(self) -> sqlite3.Connection:
@@ -176,7 +183,7 @@ class Journal:
         conn.execute("PRAGMA synchronous = FULL")
         return conn
 
-    def _open_schema(self) -> None:
+    def _open_schema(self, recover: bool) -> None:
         try:
             conn = self._connect()
             try:
@@ -186,6 +193,12 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 raise JournalError(f"the job journal {self.path} is locked by another program") from exc
+            if not recover:
+                # Only the service that holds the lock may move it aside (a second front end
+                # must never move a live journal away from the service using it).
+                raise JournalCorrupt(
+                    f"the job journal {self.path} is unreadable ({exc}); start the service "
+                    f"(audioldm-bridge serve) to keep a copy of it and begin a new one") from exc
             # Unreadable (not a database, malformed): keep it for inspection, start a fresh one.
             stamp = time.strftime("%Y%m%d-%H%M%S")
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
@@ -214,35 +227,44 @@ class Journal:
         if check != "ok":
             raise sqlite3.DatabaseError(f"quick_check: {check}")
 
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        if self._closed:
-            raise JournalError("the job journal is closed")
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
+    @contextmanager
+    def _use(self) -> Iterator[sqlite3.Connection]:
+        """The connection, held by this thread for the block."""
+        with self._lock:
+            if self._closed:
+                raise JournalError("the job journal is closed")
+            if self._connection is None:
+                self._connection = self._connect()
+            yield self._connection
 
     def close(self) -> None:
-        self._closed = True
-        with self._all_lock:
-            for conn in self._all:
+        with self._lock:
+            self._closed = True
+            if self._connection is not None:
                 try:
-                    conn.close()
+                    self._connection.close()
                 except sqlite3.Error:
                     pass
-            self._all.clear()
+                self._connection = None
 
-    def _tx(self) -> "_Transaction":
-        return _Transaction(self._conn)
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error), holding the connection."""
+        with self._use() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+            conn.execute("COMMIT")
 
     # ------------------------------------------------------------------ reading
     def get(self, job_id: int) -> JobRecord | None:
-        r = self._conn.execute("SELECT * FROM jobs WHERE id = ?", (int(job_id),)).fetchone()
-        return _row(r) if r else None
+        return _row(r) if (r := self._one("SELECT * FROM jobs WHERE id = ?", (int(job_id),))) else None
 
     def list(self, states: Iterable[str] | None = None, *, limit: int | None = None,
              newest_first: bool = False) -> list[JobRecord]:
@@ -255,31 +277,42 @@ class Journal:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(int(limit))
-        return [_row(r) for r in self._conn.execute(sql, args).fetchall()]
+        return [_row(r) for r in self._all(sql, args)]
 
     def queue(self) -> list[JobRecord]:
         """Queued jobs in the order they will run."""
-        rows = self._conn.execute(
-            "SELECT * FROM jobs WHERE state = 'queued' ORDER BY priority, id").fetchall()
-        return [_row(r) for r in rows]
+        return [_row(r) for r in self._all("SELECT * FROM jobs WHERE state = 'queued' ORDER BY priority, id")]
+
+    def queued_after(self, job_id: int) -> list[JobRecord]:
+        """Queued jobs with an id above ``job_id`` (jobs another process added since), oldest first."""
+        return [_row(r) for r in self._all("SELECT * FROM jobs WHERE state = 'queued' AND id > ? ORDER BY id",
+                                           (int(job_id),))]
+
+    def max_id(self) -> int:
+        return int(self._one("SELECT COALESCE(MAX(id), 0) FROM jobs")[0])
 
     def counts(self) -> dict[str, int]:
         out = {s: 0 for s in STATES}
-        for state, n in self._conn.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state"):
+        for state, n in self._all("SELECT state, COUNT(*) FROM jobs GROUP BY state"):
             out[state] = n
         return out
 
     def has_queued(self, lane: str | None = None) -> bool:
         if lane is None:
-            r = self._conn.execute("SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1").fetchone()
-        else:
-            r = self._conn.execute("SELECT 1 FROM jobs WHERE state = 'queued' AND lane = ? LIMIT 1",
-                                   (lane,)).fetchone()
-        return r is not None
+            return self._one("SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1") is not None
+        return self._one("SELECT 1 FROM jobs WHERE state = 'queued' AND lane = ? LIMIT 1", (lane,)) is not None
 
     def cancel_requested(self, job_id: int) -> bool:
-        r = self._conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (int(job_id),)).fetchone()
+        r = self._one("SELECT cancel_requested FROM jobs WHERE id = ?", (int(job_id),))
         return bool(r and r[0])
+
+    def _one(self, sql: str, args: tuple | list = ()) -> sqlite3.Row | None:
+        with self._use() as c:
+            return c.execute(sql, args).fetchone()
+
+    def _all(self, sql: str, args: tuple | list = ()) -> list[sqlite3.Row]:
+        with self._use() as c:
+            return c.execute(sql, args).fetchall()
 
     def __iter__(self) -> Iterator[JobRecord]:
         return iter(self.list())
@@ -417,26 +450,6 @@ class Journal:
         notes = list(rec.notes)[-19:] + [f"{stamp} {note}"]
         c.execute("UPDATE jobs SET notes = ? WHERE id = ?", (json.dumps(notes), rec.id))
         return _row(c.execute("SELECT * FROM jobs WHERE id = ?", (rec.id,)).fetchone())
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        else:
-            try:
-                self.conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
 
 
 class ServiceLock:

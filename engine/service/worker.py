@@ -128,7 +128,9 @@ def worker_main(cmd_conn, evt_conn, cancel_seq, cancel_time, config: dict[str, A
         return _fake_main(send, state, cmd_conn, cancel_seq, cancel_time, config, faults)
 
     t0 = time.perf_counter()
-    _quiet()
+    from ..quiet import quiet_libraries
+
+    quiet_libraries(loaded=True)
     import torch
 
     from ..loader import ModelCache, pick_device
@@ -166,26 +168,6 @@ def worker_main(cmd_conn, evt_conn, cancel_seq, cancel_time, config: dict[str, A
             _warm(send, state, models, data["model"], faults)
         elif kind == "cleanup":
             _cleanup(data)
-
-
-def _quiet() -> None:
-    import logging
-    import warnings
-
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    for name in ("transformers", "diffusers", "huggingface_hub"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        import diffusers
-        import transformers
-
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
-        diffusers.logging.set_verbosity_error()
-        diffusers.utils.logging.disable_progress_bar()
-    except Exception:
-        pass
 
 
 def _warm(send: _Sender, state: _State, models, name: str, faults: dict) -> None:
@@ -257,8 +239,10 @@ def _run_job(send: _Sender, state: _State, models, data: dict, cancel_seq, cance
                 while True:  # test hook: a step that never ends (the heartbeat keeps going)
                     time.sleep(3600)
 
+        # The files carry the job id (engine.naming): "replace" only ever replaces this job's own
+        # files, from an attempt the engine did not live to finish.
         result = render(request, models, output=None, progress=progress, cancel=cancel,
-                        existing="replace", preview_every=int(data.get("preview_every") or 0))
+                        existing="replace", preview_every=int(data.get("preview_every") or 0), job_id=job)
         library = Path(data["library"]).resolve()
         outside = [str(c.path) for c in result.clips if not _inside(Path(c.path), library)]
         if outside:  # defence in depth: the service never passes a path, so this is a bug
@@ -305,27 +289,24 @@ def _free_memory() -> None:
 
 
 def _cleanup(data: dict) -> None:
-    """Remove temp files (``.NAME.wav.XXXX.part``) a killed engine left while writing a job's clips.
-    Only hidden ``.part`` files named after that job's prompt and written since it started."""
-    from ..pipeline import slug
+    """Remove temp files (``.NAME-j<job>.wav.XXXX.part``) a killed engine left while writing a job's
+    clips: only that job's (its id is in the name), and only ones written since it started."""
+    from ..naming import job_temp_pattern
     from ..request import RenderRequest
 
     try:
         request = RenderRequest.from_json(data["request"])
+        pattern = job_temp_pattern(request, int(data["job"]))
     except Exception:
         return
     folder = Path(data["library"])
-    # Text-to-audio names clips <prompt>-<seed>.wav; edits <source stem>-<mode>-<seed>.wav.
-    prefixes = [f".{slug(request.prompt or request.mode)}-"]
-    if request.is_edit and request.source_path:
-        prefixes.append(f".{slug(Path(request.source_path).stem)}-{request.mode.replace('_', '-')}-")
     since = float(data.get("since") or 0) - 2.0
     try:
         entries = list(folder.iterdir())
     except OSError:
         return
     for p in entries:
-        if p.name.startswith(tuple(prefixes)) and p.name.endswith(".part"):
+        if pattern.match(p.name):
             try:
                 if p.stat().st_mtime >= since:
                     p.unlink()

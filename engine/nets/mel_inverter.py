@@ -14,8 +14,8 @@ fit cannot.
 fixed interpolation of the mel onto the linear axis. Its output layer starts at zero, so an
 untrained inverter returns that interpolation (exact for a flat spectrum). It is trained on corpus
 clips (stage ``vocoder`` of :mod:`engine.default_model.train`), L1 on log magnitude plus spectral
-convergence, and saved as ``mel_inverter/`` in the model folder; :class:`engine.griffinlim.GriffinLimVocoder`
-uses it in place of least squares when the folder is there.
+convergence, and saved as ``mel_inverter/`` in the model folder; :mod:`engine.loader` loads it and
+:class:`engine.griffinlim.GriffinLimVocoder` uses it in place of least squares when the folder is there.
 """
 
 from __future__ import annotations
