@@ -36,6 +36,23 @@ MAX_PROMPT_CHARS = 1000
 #: (plain classifier-free guidance: no separate ``guidance_low``).
 DEFAULT_SAMPLER: dict[str, Any] = {"steps": 20, "guidance_scale": 2.5, "guidance_low": None}
 
+#: Version of the request's stored form (journal rows, presets, OSC and client JSON): ``"schema"``
+#: in :meth:`RenderRequest.to_dict`. Older versions are migrated by :func:`migrate`.
+SCHEMA_VERSION = 2
+
+# Which fields apply to which mode, in one place. A field that does not apply to a request's mode
+# must keep its default: setting it is refused (it would otherwise be silently ignored).
+_SAMPLING = ("mode", "prompt", "negative_prompt", "steps", "guidance_scale", "guidance_low", "seed", "scheduler",
+             "eta", "variations", "candidates", "model")
+#: Edits keep the source region's length, rate, channels and sample format, and add no gain.
+_REGION = ("source_path", "region_start_s", "region_end_s", "timeline_position_s")
+MODE_FIELDS: dict[str, tuple[str, ...]] = {
+    "generate": _SAMPLING + ("duration_s", "sample_rate", "channels", "sample_format", "raw", "peak_dbfs"),
+    "style_transfer": _SAMPLING + _REGION + ("strength",),
+    "inpaint": _SAMPLING + _REGION + ("gap_start_s", "gap_end_s"),
+    "upsample": _SAMPLING + _REGION + ("cutoff_hz",),
+}
+
 
 def random_seed() -> int:
     """A fresh seed in the range every torch generator accepts; recorded so renders can be repeated."""
@@ -114,11 +131,17 @@ class RenderRequest:
         return self.replace(**changes) if changes else self
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The stored form: the schema version and the fields that apply to this mode."""
+        fields = MODE_FIELDS.get(self.mode, ())
+        return {"schema": SCHEMA_VERSION, **{k: v for k, v in dataclasses.asdict(self).items() if k in fields}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RenderRequest":
-        """Build from plain data (JSON, OSC, presets); unknown keys are an error, not ignored."""
+        """Build from plain data (JSON, OSC, presets, journal rows): older schema versions are
+        migrated; unknown keys are an error that names them, not ignored."""
+        if not isinstance(data, dict):
+            raise InvalidRequest(f"a request must be an object of fields, got {type(data).__name__}")
+        data = migrate(data)
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
@@ -142,6 +165,40 @@ class RenderRequest:
         return self.mode != "generate"
 
 
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 (no ``"schema"`` key) stored every field, including those the mode ignored (an edit
+    carried duration_s 5.0 and the CLI's sample_format; text-to-audio a strength of 0.5). They had
+    no effect, so they are dropped; the fields that apply are kept as they were."""
+    mode = data.get("mode", "generate")
+    keep = MODE_FIELDS.get(mode)
+    if keep is None:
+        return dict(data)  # an unknown mode: let validation say so
+    names = {f.name for f in dataclasses.fields(RenderRequest)}
+    return {k: v for k, v in data.items() if k in keep or k not in names}
+
+
+#: ``MIGRATIONS[n]`` turns a version-n dict into a version n+1 dict.
+MIGRATIONS: dict[int, Any] = {1: _v1_to_v2}
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A stored request dict of any known schema version, as the current version (without the key)."""
+    data = dict(data)
+    version = data.pop("schema", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidRequest(f"schema must be a whole number >= 1, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise InvalidRequest(f"this request was written by a newer audioldm-bridge (request schema {version}; "
+                             f"this version reads up to {SCHEMA_VERSION}): update audioldm-bridge")
+    for v in range(version, SCHEMA_VERSION):
+        data = MIGRATIONS[v](data)
+    return data
+
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RenderRequest)
+             if f.default is not dataclasses.MISSING}
+
+
 def _number(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidRequest(f"{name} must be a number, got {value!r}")
@@ -161,6 +218,13 @@ def _integer(value: Any, name: str, lo: int, hi: int) -> int:
 def _validate(r: RenderRequest) -> None:
     if r.mode not in MODES:
         raise InvalidRequest(f"unknown mode {r.mode!r}; use one of: {', '.join(MODES)}")
+    if r.mode == "generate" and r.source_path is not None:
+        raise InvalidRequest("mode generate takes no source file; use style_transfer, inpaint or upsample")
+    for name, default in _DEFAULTS.items():
+        if name not in MODE_FIELDS[r.mode] and getattr(r, name) != default:
+            users = [m for m in MODES if name in MODE_FIELDS[m]]
+            raise InvalidRequest(f"{name} does not apply to mode {r.mode} (it is used by {', '.join(users)}); "
+                                 f"leave it out")
     for name in ("prompt", "negative_prompt"):
         text = getattr(r, name)
         if not isinstance(text, str):
@@ -235,5 +299,3 @@ def _validate(r: RenderRequest) -> None:
             raise InvalidRequest(
                 f"cutoff must be between 500 Hz and 7900 Hz (the model's ceiling is 8 kHz), got {r.cutoff_hz:g}"
             )
-    elif r.source_path is not None:
-        raise InvalidRequest("mode generate takes no source file; use style_transfer, inpaint or upsample")

@@ -152,7 +152,7 @@ def test_unset_steps_and_guidance_use_the_models_own_defaults(tiny_model_dir, mo
 def test_a_text_to_audio_prior_maps_prompts_but_not_the_unconditional_empty_text(tiny_model_dir, models):
     import torch
 
-    from engine.default_model.clap_audio import TextToAudioPrior
+    from engine.nets.clap_audio import TextToAudioPrior
     from engine.sampling import encode_text
 
     model = models.get(str(tiny_model_dir))

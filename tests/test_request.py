@@ -96,3 +96,65 @@ def test_unset_sampler_settings_come_from_the_model_and_set_ones_are_kept():
     assert RenderRequest(prompt="x", seed=1, guidance_low=2.0).resolved({**defaults, "guidance_low": 1.0}).guidance_low == 2.0
     with pytest.raises(InvalidRequest, match="guidance_low"):
         RenderRequest(prompt="x", guidance_low=-1)
+
+
+# A journal row as version 1 (before the schema key) stored it: every field, the ignored ones too
+# (the edit CLI passed its --sample-format, which edits ignore; duration_s kept its default).
+V1_INPAINT = ('{"candidates": 1, "channels": 1, "cutoff_hz": null, "duration_s": 5.0, "eta": 0.0, '
+              '"gap_end_s": 2.5, "gap_start_s": 2.0, "guidance_low": null, "guidance_scale": 3.0, "mode": "inpaint", '
+              '"model": null, "negative_prompt": "", "peak_dbfs": -1.0, "prompt": "room tone", "raw": false, '
+              '"region_end_s": 4.0, "region_start_s": 1.0, "sample_format": "pcm16", "sample_rate": 48000, '
+              '"scheduler": "dpmpp", "seed": 77, "source_path": "/music/take 3.wav", "steps": 12, "strength": 0.5, '
+              '"timeline_position_s": 61.5, "variations": 2}')
+V1_GENERATE = ('{"candidates": 2, "channels": 2, "cutoff_hz": null, "duration_s": 1.5, "eta": 0.0, "gap_end_s": null, '
+               '"gap_start_s": null, "guidance_low": 1.0, "guidance_scale": null, "mode": "generate", "model": null, '
+               '"negative_prompt": "hum", "peak_dbfs": -3.0, "prompt": "a low kick drum", "raw": false, '
+               '"region_end_s": null, "region_start_s": null, "sample_format": "float32", "sample_rate": 44100, '
+               '"scheduler": "ddim", "seed": 5, "source_path": null, "steps": null, "strength": 0.5, '
+               '"timeline_position_s": null, "variations": 1}')
+
+
+def test_version_1_requests_are_migrated():
+    inpaint = RenderRequest.from_json(V1_INPAINT)
+    assert inpaint == RenderRequest(mode="inpaint", prompt="room tone", source_path="/music/take 3.wav",
+                                    region_start_s=1.0, region_end_s=4.0, gap_start_s=2.0, gap_end_s=2.5,
+                                    timeline_position_s=61.5, steps=12, guidance_scale=3.0, seed=77, variations=2)
+    generate = RenderRequest.from_json(V1_GENERATE)
+    assert (generate.sample_rate, generate.channels, generate.sample_format, generate.peak_dbfs) == \
+        (44100, 2, "float32", -3.0)
+    assert (generate.negative_prompt, generate.guidance_low, generate.scheduler, generate.candidates) == \
+        ("hum", 1.0, "ddim", 2)
+    # Stored again, they are version 2 and hold only the fields their mode uses.
+    stored = json.loads(inpaint.to_json())
+    assert stored["schema"] == 2 and "sample_format" not in stored and "duration_s" not in stored
+    assert RenderRequest.from_json(inpaint.to_json()) == inpaint
+    assert "strength" not in json.loads(generate.to_json())
+
+
+def test_newer_or_bad_schema_versions_are_refused_with_what_to_do():
+    with pytest.raises(InvalidRequest, match="newer audioldm-bridge.*update"):
+        RenderRequest.from_dict({"schema": 99, "prompt": "x"})
+    with pytest.raises(InvalidRequest, match="schema must be"):
+        RenderRequest.from_dict({"schema": "two", "prompt": "x"})
+
+
+def test_unknown_fields_are_named():
+    with pytest.raises(InvalidRequest, match=r"unknown request field\(s\) guidence, otput"):
+        RenderRequest.from_dict({"schema": 2, "prompt": "x", "guidence": 3, "otput": "a.wav"})
+
+
+@pytest.mark.parametrize("mode,extra,field", [
+    ("generate", {}, "strength"),
+    ("generate", {}, "cutoff_hz"),
+    ("inpaint", {"source_path": "a.wav", "gap_start_s": 1.0, "gap_end_s": 2.0}, "sample_rate"),
+    ("inpaint", {"source_path": "a.wav", "gap_start_s": 1.0, "gap_end_s": 2.0}, "strength"),
+    ("style_transfer", {"source_path": "a.wav", "prompt": "x"}, "duration_s"),
+    ("upsample", {"source_path": "a.wav"}, "gap_start_s"),
+])
+def test_a_field_the_mode_ignores_is_refused_not_dropped(mode, extra, field):
+    value = {"strength": 0.9, "cutoff_hz": 4000.0, "sample_rate": 44100, "duration_s": 2.0, "gap_start_s": 1.0}[field]
+    fields = {"prompt": "a low kick drum", "seed": 1, **extra, "mode": mode, field: value}
+    with pytest.raises(InvalidRequest, match=rf"{field} does not apply to mode {mode}"):
+        RenderRequest(**fields)
+    with pytest.raises(InvalidRequest, match=rf"{field} does not apply"):
+        RenderRequest.from_dict({"schema": 2, **fields})
