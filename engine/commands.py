@@ -56,6 +56,8 @@ class Entry:
     name: str
     value: str
     group: str
+    #: The distribution that declares it (a plugin's extras are its own).
+    dist: str = DISTRIBUTION
 
     @property
     def module(self) -> str:
@@ -83,15 +85,17 @@ class Entry:
 
     def install_hint(self) -> str:
         extra = ",".join(self.extras)
-        return f'pip install "{DISTRIBUTION}[{extra}]"' if extra else f"pip install {DISTRIBUTION} again"
+        return f'pip install "{self.dist}[{extra}]"' if extra else f"pip install {self.dist} again"
 
 
 def entries(group: str) -> list[Entry]:
     """Entry points of ``group``: the installed package's metadata, else the source ``pyproject.toml``."""
-    found = [Entry(ep.name, ep.value, group) for ep in metadata.entry_points(group=group)]
-    if found:
+    found = [Entry(ep.name, ep.value, group, ep.dist.name if ep.dist is not None else DISTRIBUTION)
+             for ep in metadata.entry_points(group=group)]
+    if any(e.dist == DISTRIBUTION for e in found):
         return found
-    return _from_pyproject(group)
+    # A source checkout that was never installed: our own entry points from pyproject.toml.
+    return _from_pyproject(group) + found
 
 
 def _from_pyproject(group: str) -> list[Entry]:
@@ -132,8 +136,10 @@ def add_commands(sub: argparse._SubParsersAction, group: str = COMMANDS,
         except ModuleNotFoundError as exc:
             if not _missing_module(exc, entry):
                 raise
-            p = sub.add_parser(entry.name, help=f"(needs: {entry.install_hint()})", add_help=False)
-            p.add_argument("rest", nargs=argparse.REMAINDER)
+            # No option prefix: whatever follows (options included) is taken, then the message shown.
+            p = sub.add_parser(entry.name, help=f"(needs: {entry.install_hint()})", add_help=False,
+                               prefix_chars="\0")
+            p.add_argument("rest", nargs="*")
             p.set_defaults(func=_unavailable(entry, exc))
             missing.append(entry.name)
             continue
