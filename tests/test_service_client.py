@@ -222,6 +222,30 @@ def test_garbage_on_the_socket_gets_an_error_and_the_service_keeps_serving(tmp_p
     assert not Endpoint(tmp_path / "jobs.sqlite3").info_file.exists()
 
 
+def test_jobs_command_uses_the_running_service(tmp_path, runtime, capsys):
+    from engine import cli
+
+    journal = str(tmp_path / "jobs.sqlite3")
+    assert cli.main(["jobs", "--journal", journal, "status"]) == 2
+    assert "no render service is running" in capsys.readouterr().err
+    svc = fake_service(tmp_path).start()
+    try:
+        svc.wait_ready(30)
+        assert cli.main(["jobs", "--journal", journal, "add", "a low kick drum", "--duration", "0.5",
+                         "--steps", "2", "--seed", "3"]) == 0
+        assert f"pid {os.getpid()}" in capsys.readouterr().out
+        assert cli.main(["jobs", "--journal", journal, "watch", "1"]) == 0  # follows job 1 to its end
+        out = capsys.readouterr().out
+        assert "job 1: done" in out
+        assert cli.main(["jobs", "--journal", journal, "status"]) == 0
+        assert "engine ready" in capsys.readouterr().out
+        assert cli.main(["jobs", "--journal", journal]) == 0
+        captured = capsys.readouterr()
+        assert "a low kick drum" in captured.out and f"service pid {os.getpid()}" in captured.err
+    finally:
+        svc.stop()
+
+
 def test_connect_gives_the_running_service_or_starts_one(tmp_path, runtime):
     journal = tmp_path / "jobs.sqlite3"
     with pytest.raises(ServiceUnavailable, match="no render service is running"):
