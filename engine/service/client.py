@@ -29,6 +29,14 @@ from .journal import JobRecord, JournalLocked, default_path
 from .protocol import ServiceUnavailable
 
 
+def _close_quietly(conn: Connection | None) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+
 def _open(endpoint: protocol.Endpoint) -> tuple[Connection, dict[str, Any]]:
     info = endpoint.read()
     try:
@@ -69,11 +77,7 @@ class ServiceClient(ServiceAPI):
         self.library = info.get("library")
 
     def _lost(self, why: str) -> ServiceUnavailable:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except OSError:
-                pass
+        _close_quietly(self._conn)
         self._conn = None
         return ServiceUnavailable(f"the render service (pid {self.server_pid}) {why}; "
                                   f"start it again with: audioldm-bridge serve")
@@ -102,12 +106,8 @@ class ServiceClient(ServiceAPI):
         for s in list(self._streams):
             s.stream.close()
         with self._lock:
-            if self._conn is not None:
-                try:
-                    self._conn.close()
-                except OSError:
-                    pass
-                self._conn = None
+            _close_quietly(self._conn)
+            self._conn = None
 
     def stop(self, timeout: float | None = None) -> None:
         """For a client, stop means hang up: the service belongs to the process that started it."""
@@ -191,11 +191,7 @@ class _Subscription:
     def _closed(self, stream: EventStream) -> None:
         with self._conn_lock:
             conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except OSError:
-                pass
+        _close_quietly(conn)
         if self in self.client._streams:
             self.client._streams.remove(self)
 
@@ -238,10 +234,7 @@ class _Subscription:
         with self._conn_lock:
             if self._conn is conn:
                 self._conn = None
-        try:
-            conn.close()
-        except OSError:
-            pass
+        _close_quietly(conn)
 
 
 def connect(journal: str | Path | None = None, *, start: bool = True, **config: Any) -> ServiceAPI:
