@@ -13,7 +13,7 @@ queued is lost when the engine, the app or the machine dies. One row per job; th
 killing the engine fails after ``max_attempts`` with the crash reason instead of looping.
 Every transition is one ``BEGIN IMMEDIATE`` transaction guarded by the expected current state,
 so two writers (the service, ``audioldm-bridge jobs cancel`` in another process) can never move
-a job twice. Rendering a job twice is harmless: same seed, same file name, atomic replace.
+a job twice. Rendering a job twice is harmless: its files carry its id (engine.naming), atomic replace.
 """
 
 from __future__ import annotations

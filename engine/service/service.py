@@ -93,7 +93,12 @@ class RenderService(ServiceAPI):
             if self.config.listen:
                 from .server import ServiceServer
 
-                self._server = ServiceServer(self, self.journal_path).start()
+                try:
+                    self._server = ServiceServer(self, self.journal_path).start()
+                except OSError as exc:  # renders must not depend on the socket: run without it
+                    self._server = None
+                    log.warning("the service runs without its local socket (other front ends cannot "
+                                "reach it): %s", exc)
         except BaseException:
             self._supervisor = None
             self._service_lock.release()
