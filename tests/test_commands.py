@@ -130,7 +130,7 @@ def test_serve_hooks_add_options_and_attach_to_the_running_service(tmp_path, mon
     monkeypatch.setattr(config, "ServiceConfig", lambda **kw: real(**kw, faults={"fake_engine": True}))
     marker = tmp_path / "marker.txt"
     journal = tmp_path / "jobs.sqlite3"
-    assert cli.main(["serve", "--journal", str(journal), "--library", str(tmp_path / "lib"), "--until-idle",
+    assert cli.main(["serve", "--journal", str(journal), "--library", str(tmp_path / "lib"), "--until-idle", "--no-osc",
                      "--marker-file", str(marker)]) == 0
     first, last = marker.read_text().splitlines()
     assert json.loads(first)["journal"] == str(journal) and last == "closed"

@@ -675,7 +675,7 @@ def test_serve_and_jobs_commands(tmp_path, capsys, monkeypatch):
         return real(**kw, faults={"fake_engine": True})
 
     monkeypatch.setattr(config, "ServiceConfig", fake_config)
-    assert cli.main(["serve", "--journal", journal, "--library", str(tmp_path / "lib"), "--until-idle"]) == 0
+    assert cli.main(["serve", "--journal", journal, "--library", str(tmp_path / "lib"), "--until-idle", "--osc-port", "0"]) == 0
     out = capsys.readouterr().out
     assert "job 1: done" in out and "job 2" not in out
     assert cli.main(["jobs", "--journal", journal, "--json"]) == 0

@@ -55,7 +55,7 @@ def connect_client(journal: Path, proc: subprocess.Popen, timeout: float = 120.0
             return ServiceClient(journal)
         except ServiceUnavailable:
             if proc.poll() is not None:
-                raise AssertionError(f"serve exited: {proc.stderr.read()}")
+                raise AssertionError(f"serve exited with {proc.returncode}")
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
@@ -65,8 +65,9 @@ def test_serve_in_one_process_a_client_in_another(tmp_path, runtime, tiny_model_
     journal, library = tmp_path / "jobs.sqlite3", tmp_path / "library"
     env = {**os.environ, "AUDIOLDM_BRIDGE_RUNTIME": str(runtime)}
     serve = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--journal", str(journal),
-                              "--library", str(library), "--device", "cpu", "--preload", str(tiny_model_dir)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(REPO))
+                              "--library", str(library), "--device", "cpu", "--osc-port", "0", "--preload", str(tiny_model_dir)],
+                             stdout=open(tmp_path / "serve.out", "w"), stderr=subprocess.STDOUT, text=True,
+                             env=env, cwd=str(REPO))
     client = None
     try:
         client = connect_client(journal, serve)

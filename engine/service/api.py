@@ -40,6 +40,10 @@ class ServiceAPI:
     def job(self, job_id: int) -> JobRecord | None:
         raise NotImplementedError
 
+    def job_by_key(self, key: str) -> JobRecord | None:
+        """The job submitted with this idempotency ``key`` (see :meth:`submit`), if any."""
+        raise NotImplementedError
+
     def jobs(self, states: Iterable[str] | None = None, limit: int | None = None, *,
              newest_first: bool = False) -> list[JobRecord]:
         raise NotImplementedError

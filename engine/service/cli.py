@@ -73,8 +73,12 @@ def event_line(event, as_json: bool = False, quiet: bool = False) -> str | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
     from .service import RenderService
 
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     hooks = [h for h in args.serve_hooks if h.hook is not None]
     for h in args.serve_hooks:
         if h.error:

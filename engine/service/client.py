@@ -143,6 +143,9 @@ class ServiceClient(ServiceAPI):
     def job(self, job_id: int) -> JobRecord | None:
         return protocol.record_from_wire(self._call("job", job_id=int(job_id)))
 
+    def job_by_key(self, key: str) -> JobRecord | None:
+        return protocol.record_from_wire(self._call("job_by_key", key=str(key)))
+
     def jobs(self, states: Iterable[str] | None = None, limit: int | None = None, *,
              newest_first: bool = False) -> list[JobRecord]:
         return [protocol.record_from_wire(r)

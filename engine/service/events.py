@@ -90,9 +90,14 @@ class JobDone(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class JobFailed(Event):
+    """``error_type``: what kind of failure, for clients that branch on it: the engine's error class
+    (InvalidRequest, AudioInputError, ModelNotAvailable, OutputError...), or EngineCrashed when
+    the job used up its attempts."""
+
     job_id: int
     error: str
     attempts: int
+    error_type: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

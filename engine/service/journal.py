@@ -266,6 +266,10 @@ class Journal:
     def get(self, job_id: int) -> JobRecord | None:
         return _row(r) if (r := self._one("SELECT * FROM jobs WHERE id = ?", (int(job_id),))) else None
 
+    def get_by_key(self, client_key: str) -> JobRecord | None:
+        """The job submitted with this idempotency key (an OSC client's job id), if any."""
+        return _row(r) if (r := self._one("SELECT * FROM jobs WHERE client_key = ?", (str(client_key),))) else None
+
     def list(self, states: Iterable[str] | None = None, *, limit: int | None = None,
              newest_first: bool = False) -> list[JobRecord]:
         sql, args = "SELECT * FROM jobs", []

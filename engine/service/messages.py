@@ -29,7 +29,8 @@ class EngineMessages:
         if rec.state == "queued":
             self._publish(JobRequeued(job_id=rec.id, reason=reason, attempts=rec.attempts, counted=counted))
         elif rec.state == "failed":
-            self._publish(JobFailed(job_id=rec.id, error=rec.error or reason, attempts=rec.attempts))
+            self._publish(JobFailed(job_id=rec.id, error=rec.error or reason, attempts=rec.attempts,
+                                    error_type="EngineCrashed" if counted else None))
         elif rec.state == "cancelled":
             self._publish(JobCancelled(job_id=rec.id))
 
@@ -178,7 +179,8 @@ class EngineMessages:
                 if d.get("traceback"):
                     log.error("job %s failed in the engine:\n%s", job_id, d["traceback"])
                 rec = self.journal.fail(job_id, d.get("error") or "failed")
-                self._publish(JobFailed(job_id=job_id, error=rec.error or "", attempts=rec.attempts))
+                self._publish(JobFailed(job_id=job_id, error=rec.error or "", attempts=rec.attempts,
+                                        error_type=d.get("kind")))
             else:  # cancelled
                 reason = r.cancel_reason
                 if reason is None and self.journal.cancel_requested(job_id):

@@ -39,7 +39,7 @@ HEARTBEAT_S = 1.0
 SILENCE_S = 5.0
 #: Calls a client may make; the server refuses any other name.
 METHODS: tuple[str, ...] = ("ping", "submit", "cancel", "retry", "load_model", "restart", "status", "job",
-                            "jobs", "subscribe")
+                            "job_by_key", "jobs", "subscribe")
 MAX_MESSAGE = 1 << 20
 
 

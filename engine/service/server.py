@@ -34,6 +34,13 @@ def _int(args: dict, name: str) -> int:
     return value
 
 
+def _text(args: dict, name: str) -> str:
+    value = args.get(name)
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{name} must be text, got {value!r}")
+    return value
+
+
 def _states(args: dict) -> list[str] | None:
     states = args.get("states")
     if states is None:
@@ -58,6 +65,7 @@ HANDLERS: dict[str, Callable[[Any, dict], Any]] = {
     "restart": lambda svc, a: svc.restart(),
     "status": lambda svc, a: protocol.status_to_wire(svc.status()),
     "job": lambda svc, a: protocol.record_to_wire(svc.job(_int(a, "job_id"))),
+    "job_by_key": lambda svc, a: protocol.record_to_wire(svc.job_by_key(_text(a, "key"))),
     "jobs": lambda svc, a: [protocol.record_to_wire(r)
                             for r in svc.jobs(_states(a), _limit(a), newest_first=a.get("newest_first") is True)],
 }

@@ -86,7 +86,8 @@ class RenderService(ServiceAPI):
                 self.hub.publish(JobRequeued(job_id=rec.id, reason="recovered after the app stopped",
                                              attempts=rec.attempts, counted=True)
                                  if rec.state == "queued" else
-                                 JobFailed(job_id=rec.id, error=rec.error or "", attempts=rec.attempts)
+                                 JobFailed(job_id=rec.id, error=rec.error or "", attempts=rec.attempts,
+                                           error_type="EngineCrashed")
                                  if rec.state == "failed" else JobCancelled(job_id=rec.id))
             self._supervisor = Supervisor(self.config, self.library, self._journal, self.hub,
                                           self._service_lock.release)
@@ -220,6 +221,9 @@ class RenderService(ServiceAPI):
 
     def job(self, job_id: int) -> JobRecord | None:
         return self.journal.get(job_id)
+
+    def job_by_key(self, key: str) -> JobRecord | None:
+        return self.journal.get_by_key(key)
 
     def jobs(self, states: Iterable[str] | None = None, limit: int | None = None, *,
              newest_first: bool = False) -> list[JobRecord]:
