@@ -37,6 +37,8 @@ def add_output_format_options(p: argparse.ArgumentParser) -> None:
 def add_render_options(p: argparse.ArgumentParser) -> None:
     """Options every render command shares (generate and the three edit modes)."""
     add_model_options(p)
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="start from a preset (audioldm-bridge presets list); options given here override it")
     p.add_argument("-o", "--output", default=None,
                    help="output .wav file (default: a new file in the output library)")
     p.add_argument("--steps", type=int, default=None,
@@ -54,6 +56,40 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidates", type=int, default=1,
                    help="render K candidates per output and keep the best by CLAP score (default 1)")
     p.add_argument("--negative", default="", help="negative prompt")
+
+
+#: Command-line option (argparse dest) -> the request fields it sets. With --preset, only the
+#: options the user typed override the preset (defaults do not).
+OPTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "prompt": ("prompt",), "negative": ("negative_prompt",), "duration": ("duration_s",), "steps": ("steps",),
+    "guidance": ("guidance_scale",), "guidance_low": ("guidance_low",), "seed": ("seed",),
+    "scheduler": ("scheduler",), "eta": ("eta",), "candidates": ("candidates",), "variations": ("variations",),
+    "model": ("model",), "sample_rate": ("sample_rate",), "channels": ("channels",),
+    "sample_format": ("sample_format",), "peak_dbfs": ("peak_dbfs",), "no_normalize": ("peak_dbfs",),
+    "raw": ("raw",), "strength": ("strength",), "cutoff": ("cutoff_hz",), "gap": ("gap_start_s", "gap_end_s"),
+}
+#: Fields a preset never holds: they come from the command line every time.
+SOURCE_FIELDS = ("source_path", "region_start_s", "region_end_s", "timeline_position_s")
+
+
+def request_from_args(args: argparse.Namespace, fields: dict) -> RenderRequest:
+    """The command's request: its fields, or with ``--preset`` the preset's request with the options
+    the user typed (``args._given``) on top."""
+    name = getattr(args, "preset", None)
+    if not name:
+        return RenderRequest(**fields)
+    from . import presets
+
+    preset = presets.load().get(name)
+    if preset.mode != fields["mode"]:
+        command = preset.mode.replace("_", "-")
+        raise BridgeError(f"preset {name} is a {preset.mode} preset; use it with: audioldm-bridge {command} "
+                          f"--preset {name} ...")
+    given = getattr(args, "_given", set())
+    overrides = {f: fields[f] for dest in given for f in OPTION_FIELDS.get(dest, ()) if f in fields}
+    overrides.update({f: fields[f] for f in SOURCE_FIELDS if fields.get(f) is not None})
+    overrides.pop("mode", None)
+    return preset.request(**overrides)
 
 
 def common_request_fields(args: argparse.Namespace) -> dict:
@@ -102,12 +138,12 @@ def run_render(request: RenderRequest, args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    request = RenderRequest(
-        mode="generate", prompt=args.prompt, duration_s=args.duration, variations=args.variations,
+    request = request_from_args(args, dict(
+        mode="generate", prompt=args.prompt or "", duration_s=args.duration, variations=args.variations,
         sample_rate=args.sample_rate, channels=args.channels, raw=args.raw,
         peak_dbfs=None if args.no_normalize else args.peak_dbfs, sample_format=args.sample_format,
         **common_request_fields(args),
-    )
+    ))
     return run_render(request, args)
 
 
@@ -171,7 +207,8 @@ def _cached_hub_models() -> set[str]:
 
 def register_generate(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser("generate", help="text-to-audio")
-    g.add_argument("prompt", help='what to hear, e.g. "a low kick drum"')
+    g.add_argument("prompt", nargs="?", default=None,
+                   help='what to hear, e.g. "a low kick drum" (optional with --preset)')
     g.add_argument("--duration", type=float, default=5.0,
                    help="seconds, 0.5 to the model's maximum (10.24 s for AudioLDM); default 5")
     g.add_argument("--variations", type=int, default=1, help="number of output clips (default 1)")
@@ -221,11 +258,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parsers(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
+def given_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The argparse dests the user typed (not filled in from defaults): parse again with every
+    default suppressed."""
+    saved = []
+    for p in _parsers(parser):
+        saved.append((p, dict(p._defaults)))
+        p._defaults.clear()
+        for a in p._actions:
+            saved.append((a, a.default))
+            a.default = argparse.SUPPRESS
+    try:
+        return set(vars(parser.parse_args(argv)))
+    except SystemExit:
+        return set()
+    finally:
+        for obj, value in saved:
+            if isinstance(obj, argparse.ArgumentParser):
+                obj._defaults.update(value)
+            else:
+                obj.default = value
+
+
 def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
+        args._given = given_options(parser, argv)
         return int(args.func(args) or 0)
     except BridgeError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import add_render_options, common_request_fields, run_render
+from .cli import add_render_options, common_request_fields, request_from_args, run_render
 from .request import RenderRequest
 
 _FORMAT_NOTE = "The clip comes back with the region's exact length, the source's rate, channels and sample format."
@@ -29,11 +29,11 @@ def _add_region_options(p: argparse.ArgumentParser) -> None:
 
 
 def _request(args: argparse.Namespace, mode: str, **fields) -> RenderRequest:
-    return RenderRequest(
+    return request_from_args(args, dict(
         mode=mode, source_path=args.input, region_start_s=args.start, region_end_s=args.end,
         timeline_position_s=args.timeline_position, variations=args.variations,
         **fields, **common_request_fields(args),
-    )
+    ))
 
 
 def _run(request: RenderRequest, args: argparse.Namespace) -> int:
@@ -67,7 +67,7 @@ def register_style_transfer(sub: argparse._SubParsersAction) -> None:
         description="Encode the region, noise it to --strength of the schedule and denoise it with "
                     "the new prompt. " + _FORMAT_NOTE)
     _add_region_options(st)
-    st.add_argument("--prompt", required=True, help='the new sound, e.g. "children singing"')
+    st.add_argument("--prompt", default="", help='the new sound, e.g. "children singing" (or from --preset)')
     st.add_argument("--strength", type=float, default=0.5,
                     help="0 returns the source, 1 is a fresh render guided by the prompt (default 0.5)")
     add_render_options(st)

@@ -51,3 +51,8 @@ def runtime_dir() -> Path:
         folder = Path(platformdirs.user_runtime_dir(APP, appauthor=False))
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return folder
+
+
+def config_dir() -> Path:
+    """User settings (presets, MIDI mappings). ``AUDIOLDM_BRIDGE_CONFIG`` overrides."""
+    return _folder("AUDIOLDM_BRIDGE_CONFIG", platformdirs.user_config_dir(APP, appauthor=False))

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from . import dsp, paths
+from . import dsp, finishing, paths
 from .audio_io import check_writable, write_clip
 from .errors import InvalidRequest
 from .loader import ModelCache
@@ -103,8 +103,13 @@ def write_generated(request: RenderRequest, model: LoadedModel, result: Waveform
             n_frames = int(round(request.duration_s * rate))
             audio = dsp.finalise_clip(wav, sample_rate=rate, channels=channels, n_frames=n_frames,
                                       peak_dbfs=request.peak_dbfs)
-        meta = provenance(request, model, seed, score,
-                          {"sample_rate": rate, "channels": channels, "sample_format": fmt})
+        extra = {"sample_rate": rate, "channels": channels, "sample_format": fmt}
+        if request.finish is not None:  # FX chain, fades, trimming, loudness: at the output rate
+            audio, report = finishing.apply(audio, rate, request.finish)
+            extra["finish"] = request.finish.to_dict()
+            extra["finished"] = {"frames": report.frames_out, "loudness_lufs": report.loudness_lufs,
+                                 "true_peak_dbtp": report.true_peak_dbtp}
+        meta = provenance(request, model, seed, score, extra)
         written = write_clip(path, audio, rate, fmt, meta, existing=existing)
         clips.append(Clip(path=written, seed=seed, sample_rate=rate, frames=len(audio),
                           channels=channels, clap_score=score))
@@ -121,6 +126,8 @@ def render(request: RenderRequest, models: ModelCache, *, output: str | Path | N
     ``existing``: "backup" moves a file in the way to a ``.bak`` name; "replace" is for a job
     re-rendering its own files after a crash."""
     check_writable(output if output is not None else paths.output_dir())
+    if request.finish is not None:
+        finishing.check(request.finish)  # a missing plugin fails now, not after the render
     model = models.get(request.model)
     request = request.resolved(model.sampler_defaults)  # provenance records the values used
     if request.mode == "generate":

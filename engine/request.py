@@ -38,7 +38,7 @@ DEFAULT_SAMPLER: dict[str, Any] = {"steps": 20, "guidance_scale": 2.5, "guidance
 
 #: Version of the request's stored form (journal rows, presets, OSC and client JSON): ``"schema"``
 #: in :meth:`RenderRequest.to_dict`. Older versions are migrated by :func:`migrate`.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Which fields apply to which mode, in one place. A field that does not apply to a request's mode
 # must keep its default: setting it is refused (it would otherwise be silently ignored).
@@ -47,11 +47,90 @@ _SAMPLING = ("mode", "prompt", "negative_prompt", "steps", "guidance_scale", "gu
 #: Edits keep the source region's length, rate, channels and sample format, and add no gain.
 _REGION = ("source_path", "region_start_s", "region_end_s", "timeline_position_s")
 MODE_FIELDS: dict[str, tuple[str, ...]] = {
-    "generate": _SAMPLING + ("duration_s", "sample_rate", "channels", "sample_format", "raw", "peak_dbfs"),
+    "generate": _SAMPLING + ("duration_s", "sample_rate", "channels", "sample_format", "raw", "peak_dbfs", "finish"),
     "style_transfer": _SAMPLING + _REGION + ("strength",),
     "inpaint": _SAMPLING + _REGION + ("gap_start_s", "gap_end_s"),
     "upsample": _SAMPLING + _REGION + ("cutoff_hz",),
 }
+
+
+#: Limits of the finishing chain (engine/finishing.py applies it).
+MAX_FX = 16
+MAX_TAIL_S = 30.0
+MAX_FADE_S = 10.0
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One effect of a finishing chain: a built-in effect by ``name`` (engine.finishing.EFFECTS)
+    with its parameters, or ``name="plugin"`` with the ``path`` of a VST3 (or, on macOS, AU) plugin
+    and parameters by the plugin's own names. ``params`` is a tuple of ``(name, value)`` pairs."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...] = ()
+    path: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "effect") -> "Effect":
+        if isinstance(data, Effect):
+            return data
+        if not isinstance(data, dict):
+            raise InvalidRequest(f"{where} must be a table with a name, got {data!r}")
+        data = dict(data)
+        name = data.pop("name", None)
+        path = data.pop("path", None)
+        params = data.pop("params", None)
+        if params is None:
+            params = data  # the flat TOML form: name = "reverb", room_size = 0.3
+        elif data:
+            raise InvalidRequest(f"{where}: give parameters either in params or beside name, not both")
+        if isinstance(params, dict):
+            params = tuple(params.items())
+        return cls(name=name, params=tuple((str(k), v) for k, v in params), path=path)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.path is not None:
+            out["path"] = self.path
+        out["params"] = dict(self.params)
+        return out
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What is done to a rendered clip at the output rate, before it is written (in this order):
+    trim leading and trailing silence below ``trim_silence_db``, fades, pad ``tail_s`` of room for
+    reverb and delay tails, the ``fx`` chain, then integrated loudness to ``loudness_lufs`` with the
+    true peak held under ``true_peak_dbtp`` by a limiter. Recorded in provenance: a re-render is exact."""
+
+    fx: tuple[Effect, ...] = ()
+    loudness_lufs: float | None = None
+    true_peak_dbtp: float = -1.0
+    fade_in_s: float = 0.0
+    fade_out_s: float = 0.0
+    trim_silence_db: float | None = None
+    tail_s: float = 0.0
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Finish":
+        if isinstance(data, Finish):
+            return data
+        if not isinstance(data, dict):
+            raise InvalidRequest(f"finish must be a table of finishing settings, got {data!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InvalidRequest(f"unknown finish field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(names))}")
+        data = dict(data)
+        fx = data.pop("fx", ())
+        if not isinstance(fx, (list, tuple)):
+            raise InvalidRequest(f"finish.fx must be a list of effects, got {fx!r}")
+        return cls(fx=tuple(Effect.from_dict(e, f"finish.fx[{i}]") for i, e in enumerate(fx)), **data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["fx"] = [e.to_dict() for e in self.fx]
+        return out
 
 
 def random_seed() -> int:
@@ -115,7 +194,12 @@ class RenderRequest:
     #: Where the region starts on the DAW timeline (seconds), written as the BWF time reference.
     timeline_position_s: float | None = None
 
+    # --- finishing (generate): FX chain, loudness, fades, trimming (engine/finishing.py) ---
+    finish: Finish | None = None
+
     def __post_init__(self) -> None:
+        if self.finish is not None and not isinstance(self.finish, Finish):
+            object.__setattr__(self, "finish", Finish.from_dict(self.finish))
         _validate(self)
 
     # ------------------------------------------------------------------ helpers
@@ -133,7 +217,12 @@ class RenderRequest:
     def to_dict(self) -> dict[str, Any]:
         """The stored form: the schema version and the fields that apply to this mode."""
         fields = MODE_FIELDS.get(self.mode, ())
-        return {"schema": SCHEMA_VERSION, **{k: v for k, v in dataclasses.asdict(self).items() if k in fields}}
+        out = {"schema": SCHEMA_VERSION}
+        for f in dataclasses.fields(self):
+            if f.name in fields:
+                value = getattr(self, f.name)
+                out[f.name] = value.to_dict() if isinstance(value, Finish) else value
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RenderRequest":
@@ -177,8 +266,13 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in keep or k not in names}
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 added ``finish`` (optional, default none): version 2 requests are unchanged."""
+    return dict(data)
+
+
 #: ``MIGRATIONS[n]`` turns a version-n dict into a version n+1 dict.
-MIGRATIONS: dict[int, Any] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +307,33 @@ def _integer(value: Any, name: str, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise InvalidRequest(f"{name} must be between {lo} and {hi}, got {value}")
     return value
+
+
+def _validate_finish(f: Finish) -> None:
+    if len(f.fx) > MAX_FX:
+        raise InvalidRequest(f"finish.fx has {len(f.fx)} effects; the limit is {MAX_FX}")
+    for i, e in enumerate(f.fx):
+        if not isinstance(e.name, str) or not e.name:
+            raise InvalidRequest(f"finish.fx[{i}] needs a name (an effect, or \"plugin\" with a path)")
+        if (e.name == "plugin") != (e.path is not None):
+            raise InvalidRequest(f"finish.fx[{i}]: a plugin needs a path, and only a plugin has one")
+        for k, v in e.params:
+            if isinstance(v, bool) or isinstance(v, str):
+                continue
+            if not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise InvalidRequest(f"finish.fx[{i}] ({e.name}).{k} must be a finite number, text or "
+                                     f"true/false, got {v!r}")
+    if f.loudness_lufs is not None and not -60.0 <= _number(f.loudness_lufs, "finish.loudness_lufs") <= 0.0:
+        raise InvalidRequest(f"finish.loudness_lufs must be between -60 and 0 LUFS, got {f.loudness_lufs:g}")
+    if not -20.0 <= _number(f.true_peak_dbtp, "finish.true_peak_dbtp") <= 0.0:
+        raise InvalidRequest(f"finish.true_peak_dbtp must be between -20 and 0 dBTP, got {f.true_peak_dbtp:g}")
+    for name in ("fade_in_s", "fade_out_s"):
+        if not 0.0 <= _number(getattr(f, name), f"finish.{name}") <= MAX_FADE_S:
+            raise InvalidRequest(f"finish.{name} must be between 0 and {MAX_FADE_S:g} s, got {getattr(f, name)!r}")
+    if f.trim_silence_db is not None and not -120.0 <= _number(f.trim_silence_db, "finish.trim_silence_db") <= -20.0:
+        raise InvalidRequest(f"finish.trim_silence_db must be between -120 and -20 dBFS, got {f.trim_silence_db:g}")
+    if not 0.0 <= _number(f.tail_s, "finish.tail_s") <= MAX_TAIL_S:
+        raise InvalidRequest(f"finish.tail_s must be between 0 and {MAX_TAIL_S:g} s, got {f.tail_s!r}")
 
 
 def _validate(r: RenderRequest) -> None:
@@ -268,6 +389,10 @@ def _validate(r: RenderRequest) -> None:
     strength = _number(r.strength, "strength")
     if not 0.0 <= strength <= 1.0:
         raise InvalidRequest(f"strength must be between 0 and 1, got {strength:g}")
+    if r.finish is not None:
+        if r.raw:
+            raise InvalidRequest("a raw render is the model's waveform untouched: it takes no finish")
+        _validate_finish(r.finish)
 
     if r.is_edit:
         if not r.source_path:

@@ -124,9 +124,9 @@ def test_version_1_requests_are_migrated():
         (44100, 2, "float32", -3.0)
     assert (generate.negative_prompt, generate.guidance_low, generate.scheduler, generate.candidates) == \
         ("hum", 1.0, "ddim", 2)
-    # Stored again, they are version 2 and hold only the fields their mode uses.
+    # Stored again, they are the current version and hold only the fields their mode uses.
     stored = json.loads(inpaint.to_json())
-    assert stored["schema"] == 2 and "sample_format" not in stored and "duration_s" not in stored
+    assert stored["schema"] == 3 and "sample_format" not in stored and "duration_s" not in stored
     assert RenderRequest.from_json(inpaint.to_json()) == inpaint
     assert "strength" not in json.loads(generate.to_json())
 

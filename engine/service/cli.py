@@ -20,7 +20,6 @@ from pathlib import Path
 from .. import cli as _cli
 from .. import commands
 from ..errors import BridgeError
-from ..request import RenderRequest
 
 
 def _add_journal_option(p: argparse.ArgumentParser) -> None:
@@ -229,10 +228,10 @@ def _jobs_add(args, api, journal) -> int:
     if args.output is not None:
         raise BridgeError("jobs add cannot choose an output file: the service writes into its output "
                           "library (set it with: audioldm-bridge serve --library DIR)")
-    request = RenderRequest(
-        mode="generate", prompt=args.prompt, duration_s=args.duration, variations=args.variations,
+    request = _cli.request_from_args(args, dict(
+        mode="generate", prompt=args.prompt or "", duration_s=args.duration, variations=args.variations,
         sample_rate=args.sample_rate, channels=args.channels, sample_format=args.sample_format,
-        **_cli.common_request_fields(args))
+        **_cli.common_request_fields(args)))
     if api is not None:
         job = api.submit(request, args.lane, preview_every=args.preview_every)
         print(f"job {job}: queued ({args.lane}, seed {request.seed}) on the service (pid {api.server_pid})")
@@ -326,7 +325,7 @@ def register_jobs(sub: argparse._SubParsersAction) -> None:
     w = jsub.add_parser("watch", help="follow the running service's events (of one job, until it ends)")
     w.add_argument("id", type=int, nargs="?", default=None)
     a = jsub.add_parser("add", help="queue a text-to-audio render for the service")
-    a.add_argument("prompt")
+    a.add_argument("prompt", nargs="?", default=None, help="what to hear (optional with --preset)")
     a.add_argument("--duration", type=float, default=5.0, help="seconds (default 5)")
     a.add_argument("--variations", type=int, default=1)
     a.add_argument("--lane", choices=("batch", "audition"), default="batch")
