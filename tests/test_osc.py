@@ -185,6 +185,14 @@ def test_arguments_become_one_request_or_a_clear_error(tmp_path):
         with pytest.raises(A.OscError) as err:
             A.parse_render("/audioldm/generate", args, [])
         assert err.value.code == "bad_args" and needle in err.value.message, (args, err.value.message)
+    # A preset is the starting point; what is sent overrides it, an empty prompt keeps the preset's.
+    kick = A.parse_render("/audioldm/generate", ["k2", "", 0.5, "preset", "kick-deep", "seed", 4], []).request
+    assert (kick.prompt, kick.duration_s, kick.seed) == ("a deep low kick drum", 0.5, 4)
+    assert kick.finish is not None and kick.finish.loudness_lufs == -10.0
+    for args, needle in ((["k3", "", 1.0, "preset", "nope"], "unknown preset"),
+                         (["k4", "", 1.0, "preset", "restore-upsample"], "send it to /audioldm/upsample")):
+        with pytest.raises(A.OscError, match=needle):
+            A.parse_render("/audioldm/generate", args, [])
 
 
 # --------------------------------------------------------------------------- a foreign client

@@ -263,3 +263,17 @@ def test_finish_is_refused_where_the_mode_keeps_the_source():
     with pytest.raises(InvalidRequest, match="raw render"):
         RenderRequest(prompt="x", raw=True, finish={"loudness_lufs": -14.0})
     assert math.isclose(RenderRequest(prompt="x", finish={"loudness_lufs": -14}).finish.loudness_lufs, -14)
+
+
+def test_jobs_add_takes_a_preset(tmp_path, capsys):
+    from engine.service import Journal
+
+    journal = tmp_path / "jobs.sqlite3"
+    assert cli.main(["jobs", "--journal", str(journal), "add", "--preset", "laser-zap", "--duration", "0.6"]) == 0
+    j = Journal(journal)
+    try:
+        request = j.get(1).request
+    finally:
+        j.close()
+    assert (request.prompt, request.duration_s) == ("a laser zap", 0.6)
+    assert request.finish.fx[0].name == "delay" and request.finish.tail_s == 0.4

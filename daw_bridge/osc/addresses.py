@@ -90,6 +90,8 @@ NAMED: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "variations": ("variations", _int), "model": ("model", _str), "sample_rate": ("sample_rate", _int),
     "channels": ("channels", _int), "sample_format": ("sample_format", _str), "strength": ("strength", _float),
     "timeline_position_s": ("timeline_position_s", _float), "cutoff": ("cutoff_hz", _float),
+    # A preset (engine/presets.py) the request starts from; everything sent overrides it.
+    "preset": ("preset", _str),
 }
 
 
@@ -152,6 +154,7 @@ def parse_render(address: str, args: list, allowed_dirs: Iterable[Path]) -> Subm
     if clash:
         raise OscError("bad_args", f"{address}: {', '.join(clash)} is already given by position")
     fields.update(extra)
+    preset_name = fields.pop("preset", None)
     if "source_path" in fields:
         try:
             fields["source_path"] = str(check_source(fields["source_path"], allowed_dirs))
@@ -160,10 +163,27 @@ def parse_render(address: str, args: list, allowed_dirs: Iterable[Path]) -> Subm
         if fields.get("region_end_s") is not None and fields["region_end_s"] <= 0:
             fields["region_end_s"] = None  # 0 or less: to the end of the file
     try:
-        request = RenderRequest(**fields)
+        if preset_name is None:
+            request = RenderRequest(**fields)
+        else:
+            request = _from_preset(preset_name, mode, fields, address)
     except InvalidRequest as exc:
         raise OscError("bad_args", f"{address}: {exc}") from None
     return Submission(job_id, request)
+
+
+def _from_preset(name: str, mode: str, fields: dict[str, Any], address: str) -> RenderRequest:
+    from engine import presets
+
+    try:
+        preset = presets.load().get(name)
+    except presets.PresetError as exc:
+        raise OscError("bad_args", f"{address}: {exc}") from None
+    if preset.mode != mode:
+        raise OscError("bad_args", f"{address}: preset {name} is a {preset.mode} preset; send it to "
+                                   f"{PREFIX}/{preset.mode}")
+    overrides = {k: v for k, v in fields.items() if k != "mode" and not (k == "prompt" and v == "")}
+    return preset.request(**overrides)
 
 
 #: Addresses that answer at once (no render). The server implements them; the docs list them all.
