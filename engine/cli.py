@@ -9,6 +9,7 @@ import sys
 
 from . import __version__, commands
 from .errors import BridgeError
+from .catalog import cached_hub_models
 from .quiet import quiet_libraries
 from .request import SAMPLE_FORMATS, SCHEDULERS, RenderRequest, random_seed
 
@@ -156,7 +157,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         rows = [("builtin:default", "trained default model (shipped in the package)",
                  "ready" if (loader.paths.default_model_dir() / "model_index.json").is_file() else "not bundled"),
                 ("builtin:random-tiny", "tiny random weights, for plumbing tests (sound is noise)", "built on use")]
-        cached = _cached_hub_models()
+        cached = cached_hub_models()
         for name in loader.KNOWN_HUB_MODELS:
             rows.append((name, "AudioLDM checkpoint (diffusers format)",
                          "on disk" if name in cached else f"not on disk: audioldm-bridge models pull {name}"))
@@ -192,15 +193,6 @@ def cmd_eval_default(args: argparse.Namespace) -> int:
     from .default_model import evaluate
 
     return evaluate.main(args)
-
-
-def _cached_hub_models() -> set[str]:
-    try:
-        from huggingface_hub import scan_cache_dir
-
-        return {r.repo_id for r in scan_cache_dir().repos if r.repo_type == "model"}
-    except Exception:
-        return set()
 
 
 # --------------------------------------------------------------------------- parser

@@ -33,15 +33,7 @@ from .model import AUDIOLDM_MAX_DURATION_S, LoadedModel
 
 log = logging.getLogger(__name__)
 
-BUILTIN_PREFIX = "builtin:"
-DEFAULT_MODEL = "builtin:default"
-KNOWN_HUB_MODELS = (
-    "cvssp/audioldm-s-full-v2",
-    "cvssp/audioldm-m-full",
-    "cvssp/audioldm-l-full",
-    "cvssp/audioldm-s-full",
-    "cvssp/audioldm",
-)
+from .catalog import BUILTIN_PREFIX, DEFAULT_MODEL, KNOWN_HUB_MODELS  # noqa: F401 (re-exported)
 
 
 # --------------------------------------------------------------------------- devices
