@@ -4,7 +4,6 @@ one (``serve`` for the DAW), else running its own (with the OSC bridge, like ``s
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -77,12 +76,13 @@ def take_screenshots(app, window, folder: Path, prompt: str) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     window.autoplay.setChecked(False)
     _wait(app, lambda: window.service.status().state in ("ready", "busy"), 180)
-    window.prompt.setText(prompt)
-    window.duration.setValue(2.5)
-    job = window.render()
-    if job is None or not _wait(app, lambda: window.rows[job].text(3) in ("done", "failed"), 300):
-        print("error: the screenshot render did not finish", file=sys.stderr)
-        return 1
+    for text in ("steady rain", "a warm soft pad chord", prompt):
+        window.prompt.setText(text)
+        window.duration.setValue(2.5)
+        job = window.render()
+        if job is None or not _wait(app, lambda: window.rows[job].text(3) in ("done", "failed"), 300):
+            print("error: the screenshot render did not finish", file=sys.stderr)
+            return 1
     window.prompt.setText("rain on a tin roof")
     window.results.setCurrentRow(0)
     for w, h in ((1280, 800), (1920, 1080)):
@@ -91,5 +91,4 @@ def take_screenshots(app, window, folder: Path, prompt: str) -> int:
         path = folder / f"workstation-{w}x{h}.png"
         window.grab().save(str(path))
         print(path)
-    os.environ.setdefault("AUDIOLDM_BRIDGE_SCREENSHOTS", str(folder))
     return 0

@@ -87,12 +87,9 @@ def waveform_envelope(path: Path, width: int = 160) -> np.ndarray:
     mono = audio.mean(axis=1)
     if len(mono) == 0:
         return np.zeros((width, 2), np.float32)
-    edges = np.linspace(0, len(mono), width + 1).astype(int)
-    out = np.zeros((width, 2), np.float32)
-    for i in range(width):
-        seg = mono[edges[i]:max(edges[i + 1], edges[i] + 1)]
-        out[i] = (seg.min(), seg.max())
-    return out
+    edges = np.linspace(0, len(mono), width + 1).astype(int)[:-1]
+    edges = np.minimum(edges, len(mono) - 1)
+    return np.stack([np.minimum.reduceat(mono, edges), np.maximum.reduceat(mono, edges)], axis=1)
 
 
 class Stars:

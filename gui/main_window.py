@@ -7,6 +7,7 @@ engine); everything it learns arrives as events (:class:`gui.service_qt.ServiceS
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,21 @@ def waveform_pixmap(path: Path, size: QSize = QSize(160, 40)) -> QPixmap:
         p.drawLine(x, int(mid - hi * mid), x, int(mid - lo * mid))
     p.end()
     return pix
+
+
+def move_to_trash(path: Path) -> bool:
+    """The desktop's trash (freedesktop on Linux, Finder, the Recycle Bin): never a hard delete.
+    Qt does not create a missing home trash on Linux, so it is made first."""
+    import sys
+
+    from PyQt6.QtCore import QFile, QStandardPaths
+
+    if sys.platform.startswith("linux"):
+        base = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation))
+        for sub in ("files", "info"):
+            (base / "Trash" / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+    ok, _where = QFile.moveToTrash(str(path))
+    return bool(ok) and not path.exists()
 
 
 class MainWindow(QMainWindow):
@@ -513,8 +529,6 @@ class MainWindow(QMainWindow):
             self._ensure_row(job)
             self.bars[job].setValue(int(100 * e.step / max(e.total, 1)))
             self.rows[job].setText(5, f"{e.eta_s:.1f} s")
-            import time
-
             self.last_progress_shown = time.perf_counter()
         elif isinstance(e, ev.JobPreview):
             if job in self.mine and self.autoplay.isChecked():
@@ -676,14 +690,12 @@ class MainWindow(QMainWindow):
                                           f"Move {len(clips)} clip(s) and their provenance to the trash?")
             if answer != QMessageBox.StandardButton.Yes:
                 return []
-        from PyQt6.QtCore import QFile
-
         moved = []
         for clip in clips:
             if self.player.playing_id == str(clip.path):
                 self.player.stop()
             for p in (clip.path, clip.path.with_name(clip.path.name + ".json")):
-                if p.exists() and not QFile.moveToTrash(str(p)):
+                if p.exists() and not move_to_trash(p):
                     self.statusBar().showMessage(f"could not move {p.name} to the trash; it was left in place", 10_000)
                     break
             else:

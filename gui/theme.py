@@ -22,6 +22,7 @@ QLineEdit, QComboBox {{ padding: 3px 6px; border: 1px solid #4a4e55; border-radi
     background: #1f2124; selection-background-color: {ACCENT}; selection-color: #1b1c1e; }}
 QSpinBox, QDoubleSpinBox {{ min-height: 22px; }}
 QTreeWidget, QListWidget {{ background: #1f2124; border: 1px solid #3a3d42; alternate-background-color: #24262a; }}
+QTreeWidget::item {{ height: 24px; }}
 QHeaderView::section {{ background: #2b2d31; color: #b8bcc4; border: none; border-right: 1px solid #3a3d42;
     padding: 4px 6px; }}
 QProgressBar {{ border: 1px solid #4a4e55; border-radius: 3px; background: #1f2124; text-align: center;

@@ -9,6 +9,9 @@ import pytest
 
 # Keep user folders out of the tests and never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Real windows under Xvfb when there is a display (.ci/run starts one), offscreen otherwise.
+if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(autouse=True)
