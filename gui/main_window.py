@@ -27,7 +27,7 @@ from engine.request import SCHEDULERS, RenderRequest, random_seed
 from engine.service import events as ev
 
 from . import theme
-from .audition import AudioUnavailable, Player, output_devices
+from daw_bridge.audition import AudioUnavailable, Player, output_devices
 from .library import ClipInfo, Stars, read_clip, scan, source_of, waveform_envelope
 from .service_qt import ServiceSignals
 

@@ -20,7 +20,7 @@ pytest.importorskip("pytestqt")
 from PyQt6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 
 from engine.service import RenderService  # noqa: E402
-from gui.audition import output_devices  # noqa: E402
+from daw_bridge.audition import output_devices  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 
 

@@ -188,11 +188,12 @@ def _from_preset(name: str, mode: str, fields: dict[str, Any], address: str) -> 
 
 #: Addresses that answer at once (no render). The server implements them; the docs list them all.
 QUERY_ADDRESSES: tuple[str, ...] = (f"{PREFIX}/ping", f"{PREFIX}/subscribe", f"{PREFIX}/unsubscribe",
-                                    f"{PREFIX}/cancel", f"{PREFIX}/status", f"{PREFIX}/job")
+                                    f"{PREFIX}/cancel", f"{PREFIX}/status", f"{PREFIX}/job", f"{PREFIX}/midi/learn")
 #: Addresses the bridge sends.
 REPLY_ADDRESSES: tuple[str, ...] = (f"{PREFIX}/pong", f"{PREFIX}/accepted", f"{PREFIX}/progress",
                                     f"{PREFIX}/done", f"{PREFIX}/error", f"{PREFIX}/status",
-                                    f"{PREFIX}/job", f"{PREFIX}/subscribed", f"{PREFIX}/cancelling")
+                                    f"{PREFIX}/job", f"{PREFIX}/subscribed", f"{PREFIX}/cancelling",
+                                    f"{PREFIX}/audition", f"{PREFIX}/midi/learned")
 
 
 def port_of(args: list, address: str, index: int = 0) -> int:

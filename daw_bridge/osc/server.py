@@ -161,6 +161,9 @@ class OscBridge:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
+        from .. import rooms
+
+        rooms.audition_listeners.append(self._on_audition)
         log.info("OSC listening on %s:%d (sources from %s)", self.config.host, self.port,
                  ", ".join(map(str, self.allow_dirs)))
         return self
@@ -173,6 +176,10 @@ class OscBridge:
         if self._closed.is_set():
             return
         self._closed.set()
+        from .. import rooms
+
+        if self._on_audition in rooms.audition_listeners:
+            rooms.audition_listeners.remove(self._on_audition)
         if self._stream is not None:
             self._stream.close()
         for t in self._threads:
@@ -320,9 +327,30 @@ class OscBridge:
     def _status(self, args: list, reply: tuple[str, int], addr: tuple) -> None:
         st = self.service.status()
         c = self.counters
+        from .. import tempo
+
         self.send(reply, f"{PREFIX}/status", st.state, st.model or "", st.device or "",
                   int(st.queue.get("queued", 0)), int(st.queue.get("running", 0)),
-                  int(c.rate_limited), int(c.malformed), int(c.dropped_busy))
+                  int(c.rate_limited), int(c.malformed), int(c.dropped_busy),
+                  float(tempo.shared.bpm), tempo.shared.source)
+
+    def _midi_learn(self, args: list, reply: tuple[str, int], addr: tuple) -> None:
+        from .. import rooms
+        from engine.errors import BridgeError as _BridgeError
+
+        if not args or not isinstance(args[0], str):
+            raise OscError("bad_args", f"{PREFIX}/midi/learn takes <target:s> (a knob target or preset:NAME)")
+        midi = rooms.midi()
+        if midi is None:
+            raise OscError("unknown_address", "MIDI is off: start the service with --midi-virtual or --midi-in NAME")
+        try:
+            midi.learn(args[0], done=lambda said: self.send(reply, f"{PREFIX}/midi/learned", said))
+        except _BridgeError as exc:
+            raise OscError("bad_args", str(exc)) from None
+
+    def _on_audition(self, client_id: str, state: str) -> None:
+        for t in set(self._subscribers):
+            self.send(t, f"{PREFIX}/audition", client_id, state)
 
     def _job(self, args: list, reply: tuple[str, int], addr: tuple) -> None:
         job_id = A.job_id_of(args, f"{PREFIX}/job")
@@ -332,7 +360,8 @@ class OscBridge:
         self.send(reply, f"{PREFIX}/job", job_id, rec.state, *rec.outputs)
 
     _QUERIES = {f"{PREFIX}/ping": _ping, f"{PREFIX}/subscribe": _subscribe, f"{PREFIX}/unsubscribe": _unsubscribe,
-                f"{PREFIX}/cancel": _cancel, f"{PREFIX}/status": _status, f"{PREFIX}/job": _job}
+                f"{PREFIX}/cancel": _cancel, f"{PREFIX}/status": _status, f"{PREFIX}/job": _job,
+                f"{PREFIX}/midi/learn": _midi_learn}
 
     # ------------------------------------------------------------------ events
     def _events_loop(self) -> None:
