@@ -75,6 +75,7 @@ class Player:
         self.device: int | None = device
         self.playing_id: str | None = None
         self.first_sound_t: float | None = None
+        self._armed = True
         self.frames_played = 0
         self.error: str | None = None
 
@@ -126,6 +127,7 @@ class Player:
             if gain is not None:
                 self.gain = float(gain)
             self.playing_id = clip_id
+            self._armed = True
         if self._stream is None:
             import sounddevice as sd
 
@@ -139,8 +141,11 @@ class Player:
                 raise AudioUnavailable(f"cannot open the audio device ({exc})") from None
 
     def reset_first_sound(self) -> None:
-        """Start timing a new "first audible sample" (a note-on, a click on Play)."""
-        self.first_sound_t = None
+        """Start timing a new "first audible sample" (a note-on, a click on Play): the next clip
+        given to :meth:`play` counts, not what is still sounding now."""
+        with self._lock:
+            self.first_sound_t = None
+            self._armed = False
 
     def stop(self) -> None:
         stream, self._stream = self._stream, None
@@ -181,7 +186,7 @@ class Player:
                         self._xfade -= n
                     if n <= 0 or self._xfade <= 0:
                         self._old = None
-                if self.first_sound_t is None and np.any(np.abs(out) > 1e-4):
+                if self.first_sound_t is None and self._armed and np.any(np.abs(out) > 1e-4):
                     self.first_sound_t = time.perf_counter()
                 self.frames_played += frames
                 if self._pos >= len(x) and not self.loop:

@@ -10,7 +10,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections import deque
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ mido = pytest.importorskip("mido")
 from daw_bridge.midi import mapping as M  # noqa: E402
 from daw_bridge.midi.controller import MidiController  # noqa: E402
 from daw_bridge.tempo import TempoTracker  # noqa: E402
-from engine.service.events import EventStream, JobDone, JobPreview  # noqa: E402
+from engine.service.events import EventStream, JobPreview  # noqa: E402
 
 
 class Loopback(mido.ports.BaseIOPort):
