@@ -20,6 +20,7 @@ def register_gui(sub: argparse._SubParsersAction) -> None:
     from engine import commands
 
     g = sub.add_parser("gui", help="the desktop workstation: prompts, queue, audition, drag into the DAW")
+    g.add_argument("file", nargs="?", default=None, help="open this audio file in the region editor")
     g.add_argument("--journal", default=None, help="job journal (default: the user data folder's)")
     g.add_argument("--library", default=None, help="output library, when the app starts its own service")
     g.add_argument("--device", default="auto", help="engine device, when the app starts its own service")

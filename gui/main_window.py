@@ -18,7 +18,7 @@ from PyQt6.QtGui import QColor, QDesktopServices, QIcon, QKeySequence, QPainter,
 from PyQt6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QCompleter, QDoubleSpinBox, QFormLayout,
                              QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit, QListWidget,
                              QListWidgetItem, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox,
-                             QSplitter, QStatusBar, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                             QSplitter, QStatusBar, QTabWidget, QToolButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                              QWidget)
 
 from engine import catalog
@@ -140,9 +140,9 @@ class MainWindow(QMainWindow):
         self.negative = PromptEdit("Negative prompt (what to steer away from)", [])
         self.mode = QComboBox()
         self.mode.addItem("Generate", "generate")
-        for label in ("Style transfer", "Inpaint", "Upsample"):  # part 2: the region editor
-            self.mode.addItem(f"{label} (region editor)", None)
-            self.mode.model().item(self.mode.count() - 1).setEnabled(False)
+        for label, mode in (("Style transfer", "style_transfer"), ("Inpaint", "inpaint"), ("Upsample", "upsample")):
+            self.mode.addItem(f"{label} (region editor)", mode)
+        self.mode.currentIndexChanged.connect(self._mode_picked)
         self.preset = QComboBox()
         self.preset.addItem("No preset", None)
         self._presets = {}
@@ -322,7 +322,13 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         self.split = split
-        self.setCentralWidget(split)
+        from .region_editor import RegionEditor
+
+        self.editor = RegionEditor(self.service, self.player)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(split, "Generate")
+        self.tabs.addTab(self.editor, "Region editor")
+        self.setCentralWidget(self.tabs)
 
         # Engine status
         sb = QStatusBar()
@@ -340,7 +346,10 @@ class MainWindow(QMainWindow):
         sb.addWidget(self.engine_label)
         sb.addWidget(self.memory_label)
         sb.addWidget(self.crash_label, 1)
+        self.settings_btn = QPushButton("Settings…")
+        self.settings_btn.clicked.connect(self.open_settings)
         sb.addPermanentWidget(self.library_label)
+        sb.addPermanentWidget(self.settings_btn)
         sb.addPermanentWidget(self.fetch_bar)
         sb.addPermanentWidget(self.restart_btn)
 
@@ -518,7 +527,37 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc), 8000)
 
     # ================================================================== events
+    def open_settings(self, modal: bool = True):
+        from .settings_dialog import SettingsDialog, read
+
+        dialog = SettingsDialog(self.settings, self)
+
+        def applied() -> None:
+            v = read(self.settings)
+            self.rate.setCurrentIndex(max(0, self.rate.findData(v["rate"])))
+            self.fmt.setCurrentIndex(max(0, self.fmt.findData(v["format"])))
+            i = self.device.findText(v["device"]) if v["device"] else 0
+            self.device.setCurrentIndex(max(0, i))
+
+        dialog.accepted.connect(applied)
+        if modal:
+            dialog.exec()
+        else:
+            dialog.show()
+        return dialog
+
+    def _mode_picked(self) -> None:
+        mode = self.mode.currentData()
+        if mode != "generate":
+            i = self.editor.mode.findData(mode)
+            self.editor.mode.setCurrentIndex(i)
+            self.tabs.setCurrentWidget(self.editor)
+            self.mode.blockSignals(True)
+            self.mode.setCurrentIndex(0)
+            self.mode.blockSignals(False)
+
     def on_event(self, e: Any) -> None:
+        self.editor.on_event(e)
         job = getattr(e, "job_id", None)
         if isinstance(e, ev.JobQueued):
             self._ensure_row(job)
@@ -531,7 +570,7 @@ class MainWindow(QMainWindow):
             self.rows[job].setText(5, f"{e.eta_s:.1f} s")
             self.last_progress_shown = time.perf_counter()
         elif isinstance(e, ev.JobPreview):
-            if job in self.mine and self.autoplay.isChecked():
+            if job in self.mine and self.autoplay.isChecked() and job != self.editor.job:
                 self._play(e.audio, e.sample_rate, f"preview:{job}")
         elif isinstance(e, ev.JobDone):
             self._set_state(job, "done")

@@ -160,6 +160,13 @@ def _key_line(text: str, start: int, key: str) -> int:
     return start
 
 
+def _whole(entry: dict, key: str, default: int, lo: int, hi: int, allowed: str, fail, text: str, start: int) -> int:
+    value = entry.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise fail(_key_line(text, start, key), f"{key} must be {allowed}, got {value!r}")
+    return value
+
+
 def parse(text: str, path: Path) -> Mapping:
     def fail(line: int, message: str) -> MappingError:
         return MappingError(f"{path}:{line}: {message}")
@@ -220,12 +227,8 @@ def parse(text: str, path: Path) -> Mapping:
         mode = entry.get("mode", "one_shot")
         if mode not in MODES:
             raise fail(_key_line(text, start, "mode"), f"mode must be one_shot or gate, got {mode!r}")
-        bank = entry.get("bank", 0)
-        if isinstance(bank, bool) or not isinstance(bank, int) or not 0 <= bank <= 127:
-            raise fail(_key_line(text, start, "bank"), f"bank must be a program number 0-127, got {bank!r}")
-        channel = entry.get("channel", 0)
-        if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 16:
-            raise fail(_key_line(text, start, "channel"), f"channel must be 0 (any) or 1-16, got {channel!r}")
+        bank = _whole(entry, "bank", 0, 0, 127, "a program number 0-127", fail, text, start)
+        channel = _whole(entry, "channel", 0, 0, 16, "0 (any) or 1-16", fail, text, start)
         beats = entry.get("duration_beats")
         if beats is not None and (isinstance(beats, bool) or not isinstance(beats, (int, float)) or not 0 < beats <= 64):
             raise fail(_key_line(text, start, "duration_beats"), f"duration_beats must be 0-64, got {beats!r}")
@@ -259,9 +262,7 @@ def parse(text: str, path: Path) -> Mapping:
         curve = entry.get("curve", "linear")
         if curve not in CURVES:
             raise fail(_key_line(text, start, "curve"), f"curve must be one of {', '.join(CURVES)}, got {curve!r}")
-        channel = entry.get("channel", 0)
-        if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel <= 16:
-            raise fail(_key_line(text, start, "channel"), f"channel must be 0 (any) or 1-16, got {channel!r}")
+        channel = _whole(entry, "channel", 0, 0, 16, "0 (any) or 1-16", fail, text, start)
         mapping.ccs.append(CCMap(cc=number, target=target, min=float(lo), max=float(hi), curve=curve,
                                  channel=channel, line=start))
     return mapping
