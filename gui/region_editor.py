@@ -522,12 +522,13 @@ class RegionEditor(QWidget):
 
 
 def _warm_imports() -> None:
-    try:
-        import scipy.ndimage  # noqa: F401
-        import scipy.signal  # noqa: F401
-        import soundfile  # noqa: F401
-    except Exception:
-        pass
+    import importlib
+
+    for name in ("scipy.ndimage", "scipy.signal", "soundfile"):
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
 
 
 def _has_matplotlib() -> bool:
