@@ -59,9 +59,49 @@ def install_reaper(target: Path | None = None) -> list[str]:
     return lines
 
 
+def live_scripts_dir() -> Path:
+    """Live's User Library / Remote Scripts (``ABLETON_USER_LIBRARY`` overrides the library)."""
+    override = os.environ.get("ABLETON_USER_LIBRARY")
+    if override:
+        library = Path(override).expanduser()
+    elif sys.platform == "win32":
+        library = Path.home() / "Documents" / "Ableton" / "User Library"
+    else:
+        library = Path.home() / "Music" / "Ableton" / "User Library"
+    return library / "Remote Scripts" / "AudioLDMBridge"
+
+
+def install_live(target: Path | None = None) -> list[str]:
+    target = target or live_scripts_dir()
+    return [f"{copy_with_backup(src, target / src.name)}: {target / src.name}"
+            for src in sorted((ADAPTERS / "live" / "AudioLDMBridge").glob("*.py"))]
+
+
+def live_run(mode: str, prompt: str, strength: float, port: int = 11010) -> None:
+    """Ask the remote script in Live to edit its selected clip."""
+    import socket
+
+    from .adapters.live.AudioLDMBridge import osc
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(osc.encode("/audioldm/live/run", mode, prompt, float(strength)), ("127.0.0.1", port))
+
+
 def cmd_daw(args: argparse.Namespace) -> int:
+    if args.daw_cmd == "live":
+        live_run(args.mode, args.prompt, args.strength)
+        print(f"asked Live to {args.mode} its selected clip (the result appears in Live; see docs/daw/live.md)")
+        return 0
     if args.daw_cmd != "install":
         return 2
+    if args.name == "live":
+        for line in install_live(Path(args.to).expanduser() if args.to else None):
+            print(line)
+        print("\nSteps left in Live (docs/daw/live.md):\n"
+              "  1. Start the bridge: audioldm-bridge serve\n"
+              "  2. Live > Settings > Link, Tempo & MIDI: choose 'AudioLDMBridge' as a Control Surface.\n"
+              "  3. Select an unwarped audio clip, then: audioldm-bridge daw live style_transfer --prompt \"...\"")
+        return 0
     if args.name == "reaper":
         for line in install_reaper(Path(args.to).expanduser() if args.to else None):
             print(line)
@@ -72,13 +112,17 @@ def cmd_daw(args: argparse.Namespace) -> int:
               "  3. Run 'AudioLDM - Insert finished renders' once per session (it stays in the background).\n"
               "  4. Select items (and a time selection for inpaint) and run an AudioLDM action.")
         return 0
-    raise BridgeError(f"no installer for {args.name!r} yet; available: reaper (docs/daw/)")
+    raise BridgeError(f"no installer for {args.name!r} yet; available: reaper, live (docs/daw/)")
 
 
 def register_daw(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("daw", help="install the DAW-side scripts (REAPER ...)")
     dsub = p.add_subparsers(dest="daw_cmd", required=True)
     inst = dsub.add_parser("install", help="copy a DAW's scripts where it looks and print the steps left")
-    inst.add_argument("name", choices=("reaper",))
+    inst.add_argument("name", choices=("reaper", "live"))
     inst.add_argument("--to", default=None, metavar="DIR", help="install here instead of the DAW's folder")
+    live = dsub.add_parser("live", help="edit the clip selected in Ableton Live (the remote script must run)")
+    live.add_argument("mode", choices=("style_transfer", "upsample"))
+    live.add_argument("--prompt", default="")
+    live.add_argument("--strength", type=float, default=0.5)
     p.set_defaults(func=cmd_daw)
