@@ -87,7 +87,30 @@ def live_run(mode: str, prompt: str, strength: float, port: int = 11010) -> None
         s.sendto(osc.encode("/audioldm/live/run", mode, prompt, float(strength)), ("127.0.0.1", port))
 
 
+def bitwig_insert(path: str, track: int | None = None, slot: int | None = None, host: str = "127.0.0.1",
+                  port: int = 8000) -> str:
+    """Put a file into Bitwig through DrivenByMoss's OSC (24.7+): the selected clip slot, or slot
+    ``slot`` of track ``track`` (1-based, within the current 8-track / 8-scene bank)."""
+    from pythonosc.udp_client import SimpleUDPClient
+
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise BridgeError(f"{file} does not exist")
+    if (track is None) != (slot is None):
+        raise BridgeError("give both --track and --slot (1-8 in the current bank), or neither (the selected slot)")
+    for name, v in (("track", track), ("slot", slot)):
+        if v is not None and not 1 <= v <= 8:
+            raise BridgeError(f"--{name} is 1-8 (DrivenByMoss addresses the current bank of 8), got {v}")
+    address = "/clip/insertFile" if track is None else f"/track/{track}/clip/{slot}/insertFile"
+    SimpleUDPClient(host, port).send_message(address, str(file))
+    return address
+
+
 def cmd_daw(args: argparse.Namespace) -> int:
+    if args.daw_cmd == "bitwig":
+        address = bitwig_insert(args.file, args.track, args.slot, port=args.port)
+        print(f"sent {address} {Path(args.file).resolve()} to DrivenByMoss on port {args.port}")
+        return 0
     if args.daw_cmd == "live":
         live_run(args.mode, args.prompt, args.strength)
         print(f"asked Live to {args.mode} its selected clip (the result appears in Live; see docs/daw/live.md)")
@@ -121,6 +144,11 @@ def register_daw(sub: argparse._SubParsersAction) -> None:
     inst = dsub.add_parser("install", help="copy a DAW's scripts where it looks and print the steps left")
     inst.add_argument("name", choices=("reaper", "live"))
     inst.add_argument("--to", default=None, metavar="DIR", help="install here instead of the DAW's folder")
+    bw = dsub.add_parser("bitwig", help="put a clip into Bitwig's clip launcher (DrivenByMoss OSC)")
+    bw.add_argument("file")
+    bw.add_argument("--track", type=int, default=None, help="1-8 in the current bank (default: the selected slot)")
+    bw.add_argument("--slot", type=int, default=None)
+    bw.add_argument("--port", type=int, default=8000, help="DrivenByMoss's OSC receive port (default 8000)")
     live = dsub.add_parser("live", help="edit the clip selected in Ableton Live (the remote script must run)")
     live.add_argument("mode", choices=("style_transfer", "upsample"))
     live.add_argument("--prompt", default="")
