@@ -59,6 +59,40 @@ def install_reaper(target: Path | None = None) -> list[str]:
     return lines
 
 
+def ardour_scripts_dir() -> Path:
+    """Ardour 7's user scripts folder (``ARDOUR_CONFIG_PATH`` or the XDG config folder)."""
+    override = os.environ.get("ARDOUR_CONFIG_PATH")
+    if override:
+        return Path(override).expanduser() / "scripts"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Preferences" / "Ardour7" / "scripts"
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "Ardour7" / "scripts"
+    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "ardour7" / "scripts"
+
+
+def install_ardour(target: Path | None = None, osc_port: int = 9137) -> list[str]:
+    from .spool import default_folder
+
+    target = target or ardour_scripts_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    (default_folder() / "outbox").mkdir(parents=True, exist_ok=True, mode=0o700)  # Ardour's Lua cannot mkdir
+    lib = target / "audioldm_ardour.lua"
+    config = target / "audioldm_ardour_config.lua"
+    lines = [f"{copy_with_backup(ADAPTERS / 'ardour' / 'audioldm_ardour.lua', lib)}: {lib}"]
+    for src in sorted((ADAPTERS / "ardour").glob("AudioLDM *.lua")):
+        text = (src.read_text().replace("@AUDIOLDM_LIB@", str(lib).replace("\\", "/"))
+                .replace("@AUDIOLDM_CONFIG@", str(config).replace("\\", "/")))
+        staged = target / f".{src.name}.staged"
+        staged.write_text(text)
+        lines.append(f"{copy_with_backup(staged, target / src.name)}: {target / src.name}")
+        staged.unlink()
+    config.write_text(f'-- written by audioldm-bridge daw install ardour\nreturn {{ port = {int(osc_port)}, '
+                      f'spool = "{str(default_folder()).replace(chr(92), "/")}" }}\n')
+    lines.append(f"configured: {config}")
+    return lines
+
+
 def live_scripts_dir() -> Path:
     """Live's User Library / Remote Scripts (``ABLETON_USER_LIBRARY`` overrides the library)."""
     override = os.environ.get("ABLETON_USER_LIBRARY")
@@ -117,6 +151,15 @@ def cmd_daw(args: argparse.Namespace) -> int:
         return 0
     if args.daw_cmd != "install":
         return 2
+    if args.name == "ardour":
+        for line in install_ardour(Path(args.to).expanduser() if args.to else None):
+            print(line)
+        print("\nSteps left in Ardour (docs/daw/ardour.md):\n"
+              "  1. Start the bridge: audioldm-bridge serve\n"
+              "  2. Edit > Lua Scripts > Script Manager > Action Scripts: add 'AudioLDM: Upsample selected\n"
+              "     regions' and 'AudioLDM: Import finished renders' (bind keys if you like).\n"
+              "  3. Select regions, run the first; when the bridge says done, run the second.")
+        return 0
     if args.name == "live":
         for line in install_live(Path(args.to).expanduser() if args.to else None):
             print(line)
@@ -135,14 +178,14 @@ def cmd_daw(args: argparse.Namespace) -> int:
               "  3. Run 'AudioLDM - Insert finished renders' once per session (it stays in the background).\n"
               "  4. Select items (and a time selection for inpaint) and run an AudioLDM action.")
         return 0
-    raise BridgeError(f"no installer for {args.name!r} yet; available: reaper, live (docs/daw/)")
+    raise BridgeError(f"no installer for {args.name!r} yet; available: reaper, live, ardour (docs/daw/)")
 
 
 def register_daw(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("daw", help="install the DAW-side scripts (REAPER ...)")
     dsub = p.add_subparsers(dest="daw_cmd", required=True)
     inst = dsub.add_parser("install", help="copy a DAW's scripts where it looks and print the steps left")
-    inst.add_argument("name", choices=("reaper", "live"))
+    inst.add_argument("name", choices=("reaper", "live", "ardour"))
     inst.add_argument("--to", default=None, metavar="DIR", help="install here instead of the DAW's folder")
     bw = dsub.add_parser("bitwig", help="put a clip into Bitwig's clip launcher (DrivenByMoss OSC)")
     bw.add_argument("file")

@@ -29,6 +29,7 @@ from engine.request import RenderRequest
 from engine.service import events as ev
 
 from . import placement
+from .osc.addresses import SAFE_ID
 
 log = logging.getLogger("daw_bridge.spool")
 KEY_PREFIX = "spool:"
@@ -137,6 +138,9 @@ class SpoolBridge:
                 raise BridgeError(f"the request is over {MAX_REQUEST_BYTES} bytes")
             data = json.loads(path.read_text())
             rid = str(data.get("id") or rid)
+            if not SAFE_ID.fullmatch(rid):
+                rid = path.stem if SAFE_ID.fullmatch(path.stem) else "bad-request"
+                raise BridgeError("a request id is letters, digits, . _ - only (it names the answer file)")
             request = request_from(data)
             job = self.service.submit(request, lane="audition", key=f"{KEY_PREFIX}{rid}")
         except (BridgeError, ValueError, KeyError, TypeError) as exc:

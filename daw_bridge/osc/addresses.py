@@ -9,6 +9,7 @@ and what to send instead.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -19,6 +20,8 @@ from engine.request import RenderRequest
 from ..paths import PathRefused, check_source
 
 PREFIX = "/audioldm"
+#: Ids that may name a file in the spool folder.
+SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 MAX_JOB_ID = 128
 
 #: Error codes of ``/audioldm/error <job_id> <code> <message>``.
@@ -92,6 +95,8 @@ NAMED: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "timeline_position_s": ("timeline_position_s", _float), "cutoff": ("cutoff_hz", _float),
     # A preset (engine/presets.py) the request starts from; everything sent overrides it.
     "preset": ("preset", _str),
+    # "spool": also answer in the spool outbox (a DAW script that can send OSC but not receive it: Ardour).
+    "answer": ("answer", _str),
 }
 
 
@@ -115,6 +120,8 @@ class Submission:
 
     job_id: str
     request: RenderRequest
+    #: Also write the answer to the spool outbox (``answer spool``).
+    answer_spool: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,12 @@ def parse_render(address: str, args: list, allowed_dirs: Iterable[Path]) -> Subm
         raise OscError("bad_args", f"{address}: {', '.join(clash)} is already given by position")
     fields.update(extra)
     preset_name = fields.pop("preset", None)
+    answer = fields.pop("answer", None)
+    if answer not in (None, "spool"):
+        raise OscError("bad_args", f"{address}: answer must be \"spool\", got {answer!r}")
+    if answer == "spool" and not SAFE_ID.fullmatch(job_id):
+        raise OscError("bad_args", f"{address}: a job answered in the spool folder needs an id of letters, digits, "
+                                   f". _ - only, got {job_id!r}")
     if "source_path" in fields:
         try:
             fields["source_path"] = str(check_source(fields["source_path"], allowed_dirs))
@@ -169,7 +182,7 @@ def parse_render(address: str, args: list, allowed_dirs: Iterable[Path]) -> Subm
             request = _from_preset(preset_name, mode, fields, address)
     except InvalidRequest as exc:
         raise OscError("bad_args", f"{address}: {exc}") from None
-    return Submission(job_id, request)
+    return Submission(job_id, request, answer_spool=answer == "spool")
 
 
 def _from_preset(name: str, mode: str, fields: dict[str, Any], address: str) -> RenderRequest:

@@ -63,6 +63,8 @@ class OscConfig:
     max_queue: int = 2000
     progress_hz: float = 10.0
     verbose: bool = False
+    #: The spool folder for ``answer spool`` requests (default: daw_bridge.spool.default_folder()).
+    spool: Path | None = None
 
 
 @dataclass
@@ -71,6 +73,8 @@ class _Job:
     reply_to: tuple[str, int] | None
     last_progress: float = 0.0
     ended: bool = False
+    answer_spool: bool = False
+    position_s: float | None = None
 
 
 @dataclass
@@ -293,6 +297,8 @@ class OscBridge:
         with self._jobs_lock:
             job = self._jobs.setdefault(service_id, _Job(sub.job_id, reply))
             job.reply_to = reply
+            job.answer_spool = job.answer_spool or sub.answer_spool
+            job.position_s = sub.request.timeline_position_s
         self.send(reply, f"{PREFIX}/accepted", sub.job_id)
         log.info("OSC %s %s job=%s -> accepted as service job %d%s (%.1f ms)", addr[0], address, sub.job_id,
                  service_id, " (again: the same job)" if existing is not None else "",
@@ -410,6 +416,8 @@ class OscBridge:
                 return  # exactly one end per job
             job.ended = True
         targets = self._targets(job)
+        if job.answer_spool:
+            self._answer_in_spool(job, event)
         if isinstance(event, JobDone):
             for t in targets:
                 self.send(t, f"{PREFIX}/done", job.client_id, *[str(Path(p).resolve()) for p in event.outputs])
@@ -422,6 +430,17 @@ class OscBridge:
         else:
             for t in targets:
                 self.send(t, f"{PREFIX}/error", job.client_id, "cancelled", "the job was cancelled")
+
+    def _answer_in_spool(self, job: _Job, event: Any) -> None:
+        from .. import spool
+
+        outbox = Path(self.config.spool or spool.default_folder()) / "outbox"
+        outbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+        state = {JobDone: "done", JobFailed: "failed"}.get(type(event), "cancelled")
+        spool.write_json(outbox / f"{job.client_id}.json", {
+            "id": job.client_id, "state": state, "position_s": job.position_s,
+            "outputs": [str(Path(p).resolve()) for p in getattr(event, "outputs", ())],
+            "error": getattr(event, "error", None)})
 
     def _announce_end(self, rec: Any, reply: tuple[str, int]) -> None:
         client_id = rec.client_key[len(KEY_PREFIX):]
