@@ -187,3 +187,23 @@ def test_install_copies_the_scripts_keeps_a_users_file_and_configures_the_spool(
     config = (target / "audioldm_bridge_config.lua").read_text()
     assert str(tmp_path / "data" / "spool") in config
     assert all("unchanged" in line for line in install_reaper(target)[:-1])  # a second install changes nothing
+
+
+def test_ardour_install_writes_absolute_paths_into_the_action_scripts(tmp_path, monkeypatch):
+    from daw_bridge.install import install_ardour
+
+    monkeypatch.setenv("AUDIOLDM_BRIDGE_DATA", str(tmp_path / "data"))
+    target = tmp_path / "ardour7" / "scripts"
+    install_ardour(target, osc_port=9999)
+    for action in target.glob("AudioLDM *.lua"):
+        text = action.read_text()
+        assert "@AUDIOLDM_" not in text and str(target / "audioldm_ardour.lua") in text
+        assert "dofile" not in text.replace("not dofile", "")  # Ardour's action scripts have no dofile
+    config = (target / "audioldm_ardour_config.lua").read_text()
+    assert "port = 9999" in config and str(tmp_path / "data" / "spool") in config
+    assert (tmp_path / "data" / "spool" / "outbox").is_dir()
+    # The library runs under a plain Lua too (syntax, config loading).
+    driver = (f'local A = loadfile("{target / "audioldm_ardour.lua"}")().load_config("{target / "audioldm_ardour_config.lua"}")\n'
+              'print(A.config().port)')
+    out = subprocess.run(["lua5.4", "-"], input=driver, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == "9999", out.stderr
