@@ -25,6 +25,7 @@ Per request:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -382,15 +383,21 @@ def upsample(model: LoadedModel, region: regions.Region, request: RenderRequest,
     times = times if times is not None else StageTimes()
     x, sr, n = region.audio, region.sample_rate, region.frames
     ceiling = model.sample_rate / 2
-    # A file below the model's rate has no room for the band it would add: return it at 16 kHz.
-    out_rate = max(sr, model.sample_rate)
+    # The output rate: the one asked for (the DAW session's), else the source's, at least 16 kHz
+    # (a file below the model's rate has no room for the band it adds). The length in seconds is exact.
+    out_rate = int(request.sample_rate) if request.sample_rate else max(sr, model.sample_rate)
     n_out = n if out_rate == sr else int(round(n * out_rate / sr))
     source = x if out_rate == sr else _from_rate(x, sr, out_rate, n_out)
     warnings: list[str] = []
-    if out_rate != sr:
+    if out_rate != sr and not request.sample_rate:
         warnings.append(f"{region.path.name} is sampled at {sr} Hz, too low to hold a regenerated band: "
                         f"the output is at {out_rate} Hz ({n_out} frames, the region's length)")
     details: dict = {"output_sample_rate": out_rate}
+    nyquist = sr / 2
+    if request.cutoff_hz is not None and request.cutoff_hz >= nyquist:
+        raise InvalidRequest(f"the cutoff {request.cutoff_hz:g} Hz is at or above {region.path.name}'s Nyquist "
+                             f"frequency ({nyquist:g} Hz at {sr} Hz): the file cannot hold content there; "
+                             f"leave --cutoff out to regenerate from {nyquist:g} Hz")
     if request.cutoff_hz is not None:
         cutoff, detected = float(request.cutoff_hz), False
     else:
@@ -399,6 +406,12 @@ def upsample(model: LoadedModel, region: regions.Region, request: RenderRequest,
         except AudioInputError as exc:
             raise AudioInputError(f"{region.path.name}: {exc}") from exc
         cutoff, detected = float(estimate.cutoff_hz), True
+        if not estimate.band_limited and nyquist < ceiling - 100.0:
+            # Sampled below 16 kHz with content up to its own Nyquist frequency (a phone call at
+            # 8 kHz ends at 4 kHz): that is the band limit, a little under it where the resampler's
+            # transition band starts.
+            cutoff = 0.97 * nyquist
+            estimate = dataclasses.replace(estimate, cutoff_hz=cutoff, band_limited=True)
         if not estimate.band_limited:
             details.update(cutoff_hz=None, cutoff_detected=True)
             warnings.append(f"no band limit below the model's {ceiling:g} Hz ceiling was found in "

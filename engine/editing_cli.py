@@ -58,7 +58,8 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
 
 def cmd_upsample(args: argparse.Namespace) -> int:
-    return _run(_request(args, "upsample", prompt=args.prompt, cutoff_hz=args.cutoff), args)
+    return _run(_request(args, "upsample", prompt=args.prompt, cutoff_hz=args.cutoff,
+                         sample_rate=args.sample_rate), args)
 
 
 def register_style_transfer(sub: argparse._SubParsersAction) -> None:
@@ -93,10 +94,15 @@ def register_upsample(sub: argparse._SubParsersAction) -> None:
         "upsample", help="restore the band above a recording's cutoff (AudioLDM super-resolution)",
         description="Regenerate the band between the cutoff and the model's 8 kHz ceiling; below the "
                     "cutoff (and above 8 kHz) the source is kept. " + _FORMAT_NOTE +
-                    " Sources below 16 kHz come back at 16 kHz.")
+                    " Sources sampled below 16 kHz are regenerated from their Nyquist frequency to 8 kHz"
+                    " and come back at 16 kHz, or at --sample-rate.")
     _add_region_options(up)
     up.add_argument("--cutoff", type=float, default=None, metavar="HZ",
-                    help="where the source's content ends, 500-7900 Hz (default: detected and reported)")
+                    help="where the source's content ends, 500-7900 Hz and below the file's Nyquist frequency "
+                         "(default: detected and reported)")
     up.add_argument("--prompt", default="", help="a description of the sound (optional)")
+    up.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
+                    help="output rate, e.g. the DAW session's 48000 (default: the source's, at least 16000); "
+                         "the region's length in seconds is kept exactly")
     add_render_options(up)
     up.set_defaults(func=cmd_upsample)

@@ -21,6 +21,8 @@ MODES: tuple[str, ...] = ("generate", "style_transfer", "inpaint", "upsample")
 SCHEDULERS: tuple[str, ...] = ("ddim", "dpmpp")
 SAMPLE_FORMATS: tuple[str, ...] = ("pcm16", "pcm24", "float32")
 
+#: Text-to-audio's output rate when the request leaves it unset.
+DEFAULT_SAMPLE_RATE = 48_000
 #: The model works at 16 kHz; the writer resamples to any of these DAW rates.
 MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 192_000
@@ -50,7 +52,7 @@ MODE_FIELDS: dict[str, tuple[str, ...]] = {
     "generate": _SAMPLING + ("duration_s", "sample_rate", "channels", "sample_format", "raw", "peak_dbfs", "finish"),
     "style_transfer": _SAMPLING + _REGION + ("strength",),
     "inpaint": _SAMPLING + _REGION + ("gap_start_s", "gap_end_s"),
-    "upsample": _SAMPLING + _REGION + ("cutoff_hz",),
+    "upsample": _SAMPLING + _REGION + ("cutoff_hz", "sample_rate"),
 }
 
 
@@ -172,7 +174,9 @@ class RenderRequest:
     model: str | None = None
 
     # --- output ---
-    sample_rate: int = 48_000
+    #: Output rate in Hz. None: 48 kHz for text-to-audio; for upsampling, the source's own rate
+    #: (at least the model's 16 kHz). Style transfer and inpainting keep the source's rate.
+    sample_rate: int | None = None
     channels: int = 1
     sample_format: str = "pcm24"
     #: True: the model's waveform untouched (float32, 16 kHz, mono, no gain, fades or normalisation).
@@ -200,6 +204,8 @@ class RenderRequest:
     def __post_init__(self) -> None:
         if self.finish is not None and not isinstance(self.finish, Finish):
             object.__setattr__(self, "finish", Finish.from_dict(self.finish))
+        if self.mode == "generate" and self.sample_rate is None:
+            object.__setattr__(self, "sample_rate", DEFAULT_SAMPLE_RATE)  # text-to-audio always has a rate
         _validate(self)
 
     # ------------------------------------------------------------------ helpers
@@ -262,6 +268,8 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     keep = MODE_FIELDS.get(mode)
     if keep is None:
         return dict(data)  # an unknown mode: let validation say so
+    if mode == "upsample":  # version 1's upsample wrote the source's rate, whatever sample_rate said
+        keep = tuple(k for k in keep if k != "sample_rate")
     names = {f.name for f in dataclasses.fields(RenderRequest)}
     return {k: v for k, v in data.items() if k in keep or k not in names}
 
@@ -376,7 +384,8 @@ def _validate(r: RenderRequest) -> None:
     _integer(r.candidates, "candidates", 1, MAX_CANDIDATES)
     if r.model is not None and (not isinstance(r.model, str) or not r.model.strip()):
         raise InvalidRequest(f"model must be a folder, a hub id or builtin:NAME, got {r.model!r}")
-    _integer(r.sample_rate, "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
+    if r.sample_rate is not None:
+        _integer(r.sample_rate, "sample_rate", MIN_SAMPLE_RATE, MAX_SAMPLE_RATE)
     _integer(r.channels, "channels", 1, 2)
     if r.sample_format not in SAMPLE_FORMATS:
         raise InvalidRequest(

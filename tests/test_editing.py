@@ -9,6 +9,7 @@ provenance and the CLI. Renders are short (0.5-3 s) with 2-4 steps.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -389,3 +390,33 @@ def test_channels_are_encoded_with_the_same_posterior_noise(model):
     mel = torch.randn(2, 32, 64)
     z1, z2 = editing._encode_channels(model, mel, g1), editing._encode_channels(model, mel[[0, 0]], g2)
     torch.testing.assert_close(z1[0], z2[1])
+
+
+VOICE = Path("/usr/share/sounds/alsa/Front_Center.wav")
+
+
+@pytest.mark.skipif(not VOICE.is_file(), reason="alsa-utils' sounds not installed; .ci/run installs it")
+def test_a_real_8khz_phone_recording_upsampled_to_the_sessions_rate(tmp_path):
+    """The alsa-utils voice, as a phone line carries it (8 kHz): content up to its own Nyquist
+    frequency is band-limited there, and it comes back at the DAW's 48 kHz with a new upper band."""
+    from engine import cli
+
+    audio, sr = sf.read(str(VOICE))
+    call = tmp_path / "call.wav"
+    sf.write(str(call), soxr.resample(audio, sr, 8000), 8000, subtype="PCM_16")
+    out = tmp_path / "restored.wav"
+    assert cli.main(["upsample", str(call), "--sample-rate", "48000", "--steps", "4", "--seed", "2",
+                     "--device", "cpu", "-o", str(out)]) == 0
+    info, src = sf.info(str(out)), sf.info(str(call))
+    assert info.samplerate == 48_000 and info.frames == round(src.frames * 48_000 / 8000)  # exact length
+    restored, _ = sf.read(str(out), always_2d=True)
+    plain = soxr.resample(sf.read(str(call), always_2d=True)[0], 8000, 48_000)
+    assert band_db(restored, 48_000, 4500, 7500)[0] > band_db(plain, 48_000, 4500, 7500)[0] + 20
+    assert abs(band_db(restored, 48_000, 300, 3000)[0] - band_db(plain, 48_000, 300, 3000)[0]) < 0.5  # kept band
+    with pytest.raises(InvalidRequest, match="Nyquist"):
+        from engine.request import RenderRequest
+
+        cli_request = RenderRequest(mode="upsample", source_path=str(call), cutoff_hz=5000.0)
+        from engine.loader import ModelCache
+
+        editing.render_edit(ModelCache(device="cpu").get(None), cli_request, output=tmp_path / "x.wav")
