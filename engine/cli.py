@@ -237,6 +237,8 @@ def register_eval_default(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--duration", type=float, default=2.56)
     e.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
     e.add_argument("--json", default=None, help="also write the checks to this JSON file")
+    e.add_argument("--recordings", nargs="*", default=None, metavar="FILE",
+                   help="more real recordings for the super-resolution check (the alsa-utils voices always)")
     e.set_defaults(func=cmd_eval_default)
 
 

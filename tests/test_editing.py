@@ -420,3 +420,19 @@ def test_a_real_8khz_phone_recording_upsampled_to_the_sessions_rate(tmp_path):
         from engine.loader import ModelCache
 
         editing.render_edit(ModelCache(device="cpu").get(None), cli_request, output=tmp_path / "x.wav")
+
+
+def test_the_superres_check_measures_real_recordings_band_limited_at_4khz(tmp_path, models, tiny_model_dir):
+    """eval-default's super-resolution check (issue 20): a real voice band-limited at 4 kHz loses its
+    upper band (the check sees that), the upsampled output keeps the band below the cutoff, and a
+    missing recording is listed, not fatal."""
+    from engine.default_model import evaluate
+
+    check = evaluate.superres_check(models.get(str(tiny_model_dir)), [VOICE, tmp_path / "absent.wav"],
+                                    seeds=1, steps=2, workdir=tmp_path)
+    assert check["missing"] == [str(tmp_path / "absent.wav")] and check["renders"] == 1
+    row = check["rows"][0]
+    assert row["limited_vs_original_db"] < -60  # the band-limiting really removed 4.5-7.5 kHz
+    assert row["low_band_change_db"] < 1.0  # below the cutoff the source is kept
+    assert np.isfinite(row["band_vs_original_db"]) and "within 6 dB" in evaluate.format_superres(check)
+    assert not list(tmp_path.glob("tmp*"))  # its scratch files are gone
