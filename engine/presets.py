@@ -11,7 +11,7 @@ A preset is a named :class:`~engine.request.RenderRequest` template plus what de
     seed = "fresh"                  # "fresh" (a new seed each render) or a whole number (fixed)
 
     [request]                       # RenderRequest fields (engine/request.py), its schema version
-    schema = 3
+    schema = 4
     mode = "generate"
     prompt = "a deep low kick drum"
     duration_s = 1.0

@@ -40,7 +40,7 @@ DEFAULT_SAMPLER: dict[str, Any] = {"steps": 20, "guidance_scale": 2.5, "guidance
 
 #: Version of the request's stored form (journal rows, presets, OSC and client JSON): ``"schema"``
 #: in :meth:`RenderRequest.to_dict`. Older versions are migrated by :func:`migrate`.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Which fields apply to which mode, in one place. A field that does not apply to a request's mode
 # must keep its default: setting it is refused (it would otherwise be silently ignored).
@@ -268,7 +268,9 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     keep = MODE_FIELDS.get(mode)
     if keep is None:
         return dict(data)  # an unknown mode: let validation say so
-    if mode == "upsample":  # version 1's upsample wrote the source's rate, whatever sample_rate said
+    if mode == "upsample" and {"strength", "duration_s", "sample_format"} <= set(data):
+        # A full version-1 record (the journal stored every field): its sample_rate was the unused
+        # default, and its upsample wrote the source's rate. A preset's hand-written table keeps it.
         keep = tuple(k for k in keep if k != "sample_rate")
     names = {f.name for f in dataclasses.fields(RenderRequest)}
     return {k: v for k, v in data.items() if k in keep or k not in names}
@@ -279,8 +281,14 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return dict(data)
 
 
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 4 let upsample take ``sample_rate`` (the DAW session's rate); version 3 requests,
+    which cannot have it, are unchanged."""
+    return dict(data)
+
+
 #: ``MIGRATIONS[n]`` turns a version-n dict into a version n+1 dict.
-MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:

@@ -277,3 +277,15 @@ def test_jobs_add_takes_a_preset(tmp_path, capsys):
         j.close()
     assert (request.prompt, request.duration_s) == ("a laser zap", 0.6)
     assert request.finish.fx[0].name == "delay" and request.finish.tail_s == 0.4
+
+
+def test_an_upsample_preset_can_name_the_sessions_rate_and_an_inpaint_preset_cannot(tmp_path):
+    up = tmp_path / "phone-to-48k.toml"
+    up.write_text('category = "restoration"\n[request]\nschema = 4\nmode = "upsample"\nsample_rate = 48000\n')
+    request = presets.parse(up).request(source_path="/music/call.wav")
+    assert request.mode == "upsample" and request.sample_rate == 48_000
+    assert RenderRequest.from_json(request.to_json()).sample_rate == 48_000  # kept through the journal
+    bad = tmp_path / "fill-48k.toml"
+    bad.write_text('category = "restoration"\n[request]\nschema = 4\nmode = "inpaint"\nsample_rate = 48000\n')
+    with pytest.raises(presets.PresetError, match="sample_rate does not apply to mode inpaint"):
+        presets.parse(bad)

@@ -126,9 +126,13 @@ def test_version_1_requests_are_migrated():
         ("hum", 1.0, "ddim", 2)
     # Stored again, they are the current version and hold only the fields their mode uses.
     stored = json.loads(inpaint.to_json())
-    assert stored["schema"] == 3 and "sample_format" not in stored and "duration_s" not in stored
+    assert stored["schema"] == 4 and "sample_format" not in stored and "duration_s" not in stored
     assert RenderRequest.from_json(inpaint.to_json()) == inpaint
     assert "strength" not in json.loads(generate.to_json())
+    # A version-1 upsample carried the unused default sample_rate 48000 and wrote the source's rate:
+    # it still does (schema 4 gave upsample a sample_rate of its own).
+    upsample = RenderRequest.from_json(V1_INPAINT.replace('"inpaint"', '"upsample"'))
+    assert upsample.mode == "upsample" and upsample.sample_rate is None
 
 
 def test_newer_or_bad_schema_versions_are_refused_with_what_to_do():
