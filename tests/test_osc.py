@@ -185,6 +185,13 @@ def test_arguments_become_one_request_or_a_clear_error(tmp_path):
         with pytest.raises(A.OscError) as err:
             A.parse_render("/audioldm/generate", args, [])
         assert err.value.code == "bad_args" and needle in err.value.message, (args, err.value.message)
+    # Upsampling takes the session's rate; inpainting keeps the source's and says so.
+    src = tmp_path / "call.wav"
+    sf.write(str(src), [0.0] * 8000, 8000)
+    up = A.parse_render("/audioldm/upsample", ["u1", str(src), 0.0, 0.0, "sample_rate", 48000], [tmp_path]).request
+    assert (up.mode, up.sample_rate) == ("upsample", 48000)
+    with pytest.raises(A.OscError, match="sample_rate does not apply to mode inpaint"):
+        A.parse_render("/audioldm/inpaint", ["i1", str(src), 0.0, 0.0, 0.2, 0.4, "", "sample_rate", 48000], [tmp_path])
     # A preset is the starting point; what is sent overrides it, an empty prompt keeps the preset's.
     kick = A.parse_render("/audioldm/generate", ["k2", "", 0.5, "preset", "kick-deep", "seed", 4], []).request
     assert (kick.prompt, kick.duration_s, kick.seed) == ("a deep low kick drum", 0.5, 4)
