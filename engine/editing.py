@@ -385,6 +385,9 @@ def upsample(model: LoadedModel, region: regions.Region, request: RenderRequest,
     ceiling = model.sample_rate / 2
     # The output rate: the one asked for (the DAW session's), else the source's, at least 16 kHz
     # (a file below the model's rate has no room for the band it adds). The length in seconds is exact.
+    if request.sample_rate and request.sample_rate < model.sample_rate:
+        raise InvalidRequest(f"sample_rate {request.sample_rate} Hz cannot hold the band upsampling adds "
+                             f"(up to {ceiling:g} Hz): use {model.sample_rate} Hz or more, e.g. the session's rate")
     out_rate = int(request.sample_rate) if request.sample_rate else max(sr, model.sample_rate)
     n_out = n if out_rate == sr else int(round(n * out_rate / sr))
     source = x if out_rate == sr else _from_rate(x, sr, out_rate, n_out)

@@ -413,13 +413,17 @@ def test_a_real_8khz_phone_recording_upsampled_to_the_sessions_rate(tmp_path):
     plain = soxr.resample(sf.read(str(call), always_2d=True)[0], 8000, 48_000)
     assert band_db(restored, 48_000, 4500, 7500)[0] > band_db(plain, 48_000, 4500, 7500)[0] + 20
     assert abs(band_db(restored, 48_000, 300, 3000)[0] - band_db(plain, 48_000, 300, 3000)[0]) < 0.5  # kept band
+    from engine.loader import ModelCache
+    from engine.request import RenderRequest
+
+    model = ModelCache(device="cpu").get(None)
+    too_low = RenderRequest(mode="upsample", source_path=str(call), sample_rate=11025)
+    with pytest.raises(InvalidRequest, match="11025 Hz cannot hold the band"):
+        editing.render_edit(model, too_low, output=tmp_path / "y.wav")
+    above_nyquist = RenderRequest(mode="upsample", source_path=str(call), cutoff_hz=5000.0)
     with pytest.raises(InvalidRequest, match="Nyquist"):
-        from engine.request import RenderRequest
-
-        cli_request = RenderRequest(mode="upsample", source_path=str(call), cutoff_hz=5000.0)
-        from engine.loader import ModelCache
-
-        editing.render_edit(ModelCache(device="cpu").get(None), cli_request, output=tmp_path / "x.wav")
+        editing.render_edit(model, above_nyquist, output=tmp_path / "x.wav")
+    assert not (tmp_path / "x.wav").exists() and not (tmp_path / "y.wav").exists()
 
 
 def test_the_superres_check_measures_real_recordings_band_limited_at_4khz(tmp_path, models, tiny_model_dir):
