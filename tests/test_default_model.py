@@ -180,3 +180,22 @@ def test_the_learned_vocoder_resynthesises_corpus_clips_closer_than_plain_griffi
         resynth[family] = (clip.audio, learned, least_squares)
     original, learned, least_squares = resynth["thunder"]
     assert D.noisiness(learned, SR) > D.noisiness(least_squares, SR)
+
+
+def test_the_duration_fill_check_sees_a_render_that_stops_early(model, monkeypatch):
+    """eval-default's duration-fill check (issue 20): steady rain fills its 2 s with the bundled
+    model; a render that falls silent half-way (as the bundled "deep brown noise rumble" does after
+    0.5 s, seen on its spectrogram) is measured at half and fails."""
+    from types import SimpleNamespace
+
+    from engine import pipeline
+    from engine.default_model import evaluate
+
+    check = evaluate.duration_fill_check(model, seeds=1, prompts=("steady heavy rain",), durations=(2.0,))
+    assert check["rows"][0]["passed"] and check["rows"][0]["fill"] > 0.9
+
+    half = np.concatenate([np.random.default_rng(0).standard_normal(SR), np.zeros(SR)]).astype(np.float32)
+    monkeypatch.setattr(pipeline, "generate_waveforms", lambda m, r: SimpleNamespace(audio=[half]))
+    stopped = evaluate.duration_fill_check(model, seeds=2, prompts=("a rumble",), durations=(2.0,))
+    assert [round(r["fill"], 1) for r in stopped["rows"]] == [0.5, 0.5] and stopped["passed"] == 0
+    assert stopped["by_duration"] == {2.0: (0, 2)} and "2 s 0/2" in evaluate.format_fill(stopped)

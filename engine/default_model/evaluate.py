@@ -8,7 +8,8 @@ colour window, single/repeated onsets, fading/swelling, rising/falling, tonal/no
 chord quality) are judged per clip by :func:`corpus.check_expectations`; relative ones (low < high,
 dark < bright, slow < fast, ...) are judged across the prompts of a pair by
 :func:`corpus.ordering_holds`. The report gives accuracy per attribute, per family and overall, then
-:func:`superres_check`: super-resolution on real recordings band-limited at 4 kHz (issue 20).
+:func:`duration_fill_check` (sustained prompts at 0.5-10 s) and :func:`superres_check`
+(super-resolution on real recordings band-limited at 4 kHz), both from issue 20.
 """
 
 from __future__ import annotations
@@ -225,6 +226,54 @@ def model_renderer(model_name: str | None, steps: int | None, guidance: float | 
     return render
 
 
+#: Sustained sounds in a user's words (issue 20's failures among them): each should sound for the
+#: whole requested length.
+SUSTAINED_PROMPTS = ("a clean pure sine tone", "a sine tone at 440 Hz", "deep brown noise rumble",
+                     "a steady droning organ note that goes on and on", "steady heavy rain", "white noise hiss")
+FILL_DURATIONS_S = (0.5, 2.0, 5.0, 10.0)
+
+
+def duration_fill_check(model, seeds: int = 4, prompts=SUSTAINED_PROMPTS, durations=FILL_DURATIONS_S,
+                        steps: int | None = None, scheduler: str = "dpmpp", threshold: float = 0.9) -> dict:
+    """Does a sustained sound fill the requested duration? For each prompt, duration and seed, the
+    active part (time within 30 dB of the peak, :func:`engine.descriptors.effective_duration_s`)
+    over the requested length; a render passes at ``threshold`` (issue 20: 90 %)."""
+    from .. import descriptors
+    from ..pipeline import generate_waveforms
+    from ..request import RenderRequest
+
+    durations = [d for d in durations if d <= model.max_duration_s]
+    rows = []
+    for prompt in prompts:
+        for d in durations:
+            for seed in range(seeds):
+                if isinstance(model.vocoder, MelRecorder):
+                    model.vocoder.key = ("fill", prompt, d, seed)
+                req = RenderRequest(prompt=prompt, duration_s=d, steps=steps, seed=1000 + seed,
+                                    scheduler=scheduler, raw=True)
+                wav = generate_waveforms(model, req).audio[0][: int(round(d * model.sample_rate))]
+                fill = descriptors.effective_duration_s(wav, model.sample_rate) / d
+                rows.append({"prompt": prompt, "duration_s": d, "seed": seed, "fill": fill,
+                             "passed": bool(fill >= threshold)})
+    by_duration = {d: (sum(r["passed"] for r in rows if r["duration_s"] == d),
+                       sum(1 for r in rows if r["duration_s"] == d)) for d in durations}
+    by_prompt = {p: (sum(r["passed"] for r in rows if r["prompt"] == p),
+                     sum(1 for r in rows if r["prompt"] == p)) for p in prompts}
+    by_seed = [float(np.mean([r["passed"] for r in rows if r["seed"] == s])) for s in range(seeds)]
+    return {"threshold": threshold, "rows": rows, "passed": sum(r["passed"] for r in rows), "renders": len(rows),
+            "by_duration": by_duration, "by_prompt": by_prompt,
+            "seed_spread": float(np.ptp(by_seed)) if rows else 0.0}
+
+
+def format_fill(check: dict) -> str:
+    lines = [f"duration fill (sustained prompts, active part >= {100 * check['threshold']:.0f} % of the length): "
+             f"{check['passed']}/{check['renders']}, spread between seeds {100 * check['seed_spread']:.0f} points"]
+    lines.append("  by duration: " + ", ".join(f"{d:g} s {p}/{n}" for d, (p, n) in check["by_duration"].items()))
+    lines += [f"  {p!r}: {k}/{n}, fill " + " ".join(
+        f"{r['fill']:.2f}" for r in check["rows"] if r["prompt"] == p) for p, (k, n) in check["by_prompt"].items()]
+    return "\n".join(lines)
+
+
 #: Real recordings nobody here synthesised: the alsa-utils test voices (Debian's alsa-utils /
 #: libasound2-data, 48 kHz speech). ``--recordings`` adds others (instrument samples, festival voices).
 REAL_RECORDINGS = tuple(f"/usr/share/sounds/alsa/{n}.wav" for n in
@@ -312,6 +361,8 @@ def main(args) -> int:
     print(f"vocoder: the same checks on {ceiling['checks']} corpus attributes pass "
           f"{100 * acc['original']:.1f} % on the original audio; after mel -> vocoder: " + ", ".join(
               f"{name} {100 * acc[name]:.1f} % (MR-STFT distance {dist[name]:.3f})" for name in dist))
+    fill = duration_fill_check(render.model, seeds=args.seeds, steps=args.steps, scheduler=args.scheduler)
+    print(format_fill(fill))
     superres = superres_check(render.model, list(REAL_RECORDINGS) + list(args.recordings or []),
                               seeds=args.seeds, steps=args.steps)
     print(format_superres(superres))
@@ -320,5 +371,6 @@ def main(args) -> int:
             json.dump({"overall": report.overall, "by_attribute": report.by_attribute(),
                        "by_family": report.by_family(), "checks": report.checks,
                        "plain_griffin_lim": {"overall": reference.overall, "by_attribute": reference.by_attribute()},
-                       "vocoder_ceiling": ceiling, "superres": superres}, f, indent=2)
+                       "vocoder_ceiling": ceiling, "duration_fill": {**fill, "by_duration": {str(k): v for k, v in fill["by_duration"].items()}},
+                       "superres": superres}, f, indent=2)
     return 0
