@@ -183,6 +183,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             "scheduler": model.scheduler_config.get("_class_name"),
             "prediction_type": model.scheduler_config.get("prediction_type", "epsilon"),
             "clap_reranking": model.clap is not None,
+            "tuning": model.extra.get("tuning"),
         }
         print(json.dumps(info, indent=2))
         return 0

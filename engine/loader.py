@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import paths
+from . import paths, tuning
 from .errors import ModelNotAvailable
 # LoadedModel lives in engine/model.py (sampling imports it from there, not from here); re-exported
 # so `from engine.loader import LoadedModel` keeps working.
@@ -234,19 +234,19 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
         # Always cast: weights may be stored in float16 (the default model is) but run in float32.
         if module is not None:
             module.to(device=device, dtype=dtype)
-    if device.type == "cpu":
-        # oneDNN convolutions skip a layout reorder per layer: a default-model render at 10 steps
-        # took 0.94 s instead of 1.03-1.07 s (interleaved A/B, 2 threads). Numerically the same to ~1e-4.
-        unet.to(memory_format=torch.channels_last)
     if clap is not None:
         # CLAP only scores candidates; float32 keeps the HTSAT front end stable on every device.
         clap.to(device, torch.float32)
-    return LoadedModel(
+    model = LoadedModel(
         name=name, folder=folder, family="audioldm", device=device, dtype=dtype,
         unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, vocoder=vocoder,
         scheduler_config=scheduler_config, clap=clap, clap_processor=clap_processor, text_prior=text_prior,
-        max_duration_s=float(meta.get("max_duration_s", AUDIOLDM_MAX_DURATION_S)), extra=meta,
+        max_duration_s=float(meta.get("max_duration_s", AUDIOLDM_MAX_DURATION_S)), extra=dict(meta),
     )
+    # Channels-last helps the small UNet on the CPU and slows AudioLDM-S: measured per model (engine.tuning).
+    model.extra["tuning"] = tuning.choose_memory_format(unet, model.mel_bins // model.vae_scale_factor,
+                                                        folder, device, dtype)
+    return model
 
 
 #: model_index.json ``_class_name`` -> loader. Add ``"AudioLDM2Pipeline": _load_audioldm2`` here.

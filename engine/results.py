@@ -48,6 +48,7 @@ def provenance(request: RenderRequest, model: LoadedModel, seed: int, score: flo
         "raw": request.raw, "peak_dbfs": None if request.raw else request.peak_dbfs,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "device": str(model.device), "dtype": str(model.dtype).replace("torch.", ""),
+        "memory_format": (model.extra.get("tuning") or {}).get("memory_format"),
         # The request that renders exactly this clip alone (presets save from it).
         "request": request.replace(seed=seed, variations=1, candidates=1).to_dict(),
     }

@@ -1,0 +1,113 @@
+"""Per-model speed choices, measured on this machine rather than assumed (issue 21, item 1).
+
+The UNet's memory format is the first: channels-last helps the small built-in UNet on the CPU
+(oneDNN skips a reorder per convolution: 0.94 s instead of 1.03-1.07 s per render) but slowed the
+full-size AudioLDM-S UNet step by 13 % (2.20 s against 1.94 s, batch 2, 10.24 s latent). So at the
+first CPU load of a model, :func:`choose_memory_format` times a guided UNet step both ways
+(interleaved, best of ``reps``) and keeps the faster; the figures are stored in
+``<cache>/tuning.json`` under the model folder, torch version and thread count, so later loads
+reuse them at no cost. ``AUDIOLDM_BRIDGE_MEMORY_FORMAT=channels_last|contiguous`` overrides.
+The choice and its figures are reported by ``models info`` and in each clip's provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from . import paths
+from .errors import BridgeError
+
+FORMATS = {"channels_last": torch.channels_last, "contiguous": torch.contiguous_format}
+ENV = "AUDIOLDM_BRIDGE_MEMORY_FORMAT"
+#: The latent of a 2.56 s clip at AudioLDM's 25 latent frames per second (the audition length).
+CALIBRATION_FRAMES = 64
+
+
+def _store() -> Path:
+    return paths.cache_dir() / "tuning.json"
+
+
+def _key(folder: Path, device: torch.device) -> str:
+    return f"{Path(folder).resolve()}|{device.type}|torch {torch.__version__}|{torch.get_num_threads()} threads"
+
+
+def _read(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}  # missing or damaged: measure again (it is only a cache)
+
+
+def _write(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _step_inputs(unet, width: int, device: torch.device, dtype: torch.dtype):
+    cfg = unet.config
+    x = torch.randn(2, int(cfg.in_channels), CALIBRATION_FRAMES, width, device=device, dtype=dtype)
+    labels = None
+    dim = getattr(cfg, "projection_class_embeddings_input_dim", None)
+    if getattr(cfg, "class_embed_type", None) is not None and dim:
+        labels = torch.randn(2, int(dim), device=device, dtype=dtype)
+    return x, labels
+
+
+def measure(unet, width: int, device: torch.device, dtype: torch.dtype, reps: int = 2,
+            timer: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """Seconds per guided UNet step (batch 2, a 2.56 s latent) in each memory format, best of ``reps``
+    after one warm-up each, the formats interleaved so that load drift hits both alike."""
+    x, labels = _step_inputs(unet, width, device, dtype)
+    t = torch.tensor(500, device=device)
+    best = {name: float("inf") for name in FORMATS}
+    with torch.inference_mode():
+        for rep in range(reps + 1):
+            for name, fmt in FORMATS.items():
+                unet.to(memory_format=fmt)
+                xin = x.contiguous(memory_format=fmt)
+                start = timer()
+                unet(xin, t, encoder_hidden_states=None, class_labels=labels)
+                if rep:  # the first round warms up both
+                    best[name] = min(best[name], timer() - start)
+    return best
+
+
+def choose_memory_format(unet, width: int, folder: Path, device: torch.device, dtype: torch.dtype,
+                         measure_fn: Callable[..., dict[str, float]] = measure) -> dict[str, Any]:
+    """Put ``unet`` in the memory format that measured faster for this model here (``width``: the
+    latent's mel width, mel bins / VAE factor); returns
+    ``{"memory_format", "source": "override"|"stored"|"measured"|"default", "step_s"}``."""
+    forced = os.environ.get(ENV, "").strip()
+    if forced:
+        if forced not in FORMATS:
+            raise BridgeError(f"{ENV}={forced!r} is not a memory format; use one of {', '.join(FORMATS)} "
+                              f"or unset it to let the engine measure")
+        unet.to(memory_format=FORMATS[forced])
+        return {"memory_format": forced, "source": "override", "step_s": None}
+    if device.type != "cpu":  # cuDNN picks its own layouts; nothing measured to go on
+        return {"memory_format": "contiguous", "source": "default", "step_s": None}
+    store, key = _store(), _key(folder, device)
+    data = _read(store)
+    entry = data.get(key)
+    if isinstance(entry, dict) and entry.get("memory_format") in FORMATS:
+        source = "stored"
+    else:
+        step_s = measure_fn(unet, width, device, dtype)
+        entry = {"memory_format": min(step_s, key=step_s.get), "step_s": step_s}
+        data[key] = entry
+        try:
+            _write(store, data)
+        except OSError:
+            pass  # a read-only cache measures again next time; the choice still stands
+        source = "measured"
+    unet.to(memory_format=FORMATS[entry["memory_format"]])
+    return {"memory_format": entry["memory_format"], "source": source, "step_s": entry.get("step_s")}

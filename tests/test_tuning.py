@@ -1,0 +1,79 @@
+"""Per-model memory-format choice (engine.tuning, issue 21 item 1): measured once, stored, reused."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from engine import tuning
+from engine.errors import BridgeError
+
+
+@pytest.fixture()
+def unet(tiny_model_dir):
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel.from_pretrained(tiny_model_dir / "unet").eval()
+
+
+def _layout(unet) -> str:
+    w = next(m.weight for m in unet.modules() if isinstance(m, torch.nn.Conv2d))
+    return "channels_last" if w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() \
+        else "contiguous"
+
+
+def test_the_faster_format_is_chosen_stored_and_reused(unet, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIOLDM_BRIDGE_CACHE", str(tmp_path))
+    monkeypatch.delenv(tuning.ENV, raising=False)
+    calls = []
+
+    def contiguous_faster(u, width, device, dtype):
+        calls.append(width)
+        return {"channels_last": 0.30, "contiguous": 0.20}
+
+    cpu = torch.device("cpu")
+    first = tuning.choose_memory_format(unet, 16, tmp_path / "m", cpu, torch.float32, contiguous_faster)
+    assert first == {"memory_format": "contiguous", "source": "measured",
+                     "step_s": {"channels_last": 0.30, "contiguous": 0.20}} and _layout(unet) == "contiguous"
+    again = tuning.choose_memory_format(unet, 16, tmp_path / "m", cpu, torch.float32, contiguous_faster)
+    assert again["source"] == "stored" and again["memory_format"] == "contiguous" and calls == [16]
+    # Another model is measured on its own; a damaged store is measured again, not fatal.
+    tuning.choose_memory_format(unet, 16, tmp_path / "other", cpu, torch.float32,
+                                lambda *a: {"channels_last": 0.1, "contiguous": 0.2})
+    assert _layout(unet) == "channels_last" and len(json.loads((tmp_path / "tuning.json").read_text())) == 2
+    (tmp_path / "tuning.json").write_text("{not json")
+    assert tuning.choose_memory_format(unet, 16, tmp_path / "m", cpu, torch.float32,
+                                       contiguous_faster)["source"] == "measured"
+
+
+def test_the_override_wins_and_a_wrong_one_says_what_to_use(unet, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIOLDM_BRIDGE_CACHE", str(tmp_path))
+    monkeypatch.setenv(tuning.ENV, "channels_last")
+    never = lambda *a: pytest.fail("measured despite the override")  # noqa: E731
+    assert tuning.choose_memory_format(unet, 16, tmp_path, torch.device("cpu"), torch.float32, never)["source"] == "override"
+    assert _layout(unet) == "channels_last"
+    monkeypatch.setenv(tuning.ENV, "nhwc")
+    with pytest.raises(BridgeError, match="AUDIOLDM_BRIDGE_MEMORY_FORMAT='nhwc'.*channels_last, contiguous"):
+        tuning.choose_memory_format(unet, 16, tmp_path, torch.device("cpu"), torch.float32, never)
+
+
+def test_a_real_measurement_times_both_formats(unet):
+    step_s = tuning.measure(unet, 16, torch.device("cpu"), torch.float32, reps=1)
+    assert set(step_s) == {"channels_last", "contiguous"} and all(0 < v < 60 and math.isfinite(v) for v in step_s.values())
+
+
+def test_a_loaded_model_reports_its_choice(tiny_model_dir, tmp_path, monkeypatch):
+    from engine import loader
+    from engine.request import RenderRequest
+    from engine.results import provenance
+
+    monkeypatch.setenv("AUDIOLDM_BRIDGE_CACHE", str(tmp_path))
+    monkeypatch.delenv(tuning.ENV, raising=False)
+    model = loader.load(str(tiny_model_dir), device="cpu")
+    assert model.extra["tuning"]["source"] == "measured"
+    assert model.extra["tuning"]["memory_format"] == _layout(model.unet)
+    assert provenance(RenderRequest(prompt="x"), model, 1, None)["memory_format"] == _layout(model.unet)
+    assert loader.load(str(tiny_model_dir), device="cpu").extra["tuning"]["source"] == "stored"
