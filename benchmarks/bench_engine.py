@@ -59,9 +59,9 @@ def child(which: str, folder: str, duration: float, steps: int, threads: int) ->
 
     if threads:
         torch.set_num_threads(threads)
-    from engine.cli import _quiet_libraries
+    from engine.quiet import quiet_libraries
 
-    _quiet_libraries()
+    quiet_libraries()
     from engine import loader
 
     t0 = time.perf_counter()
@@ -84,6 +84,7 @@ def child(which: str, folder: str, duration: float, steps: int, threads: int) ->
         from diffusers import DDIMScheduler
         from diffusers.pipelines.deprecated.audioldm import AudioLDMPipeline
 
+        model.unet.to(memory_format=torch.contiguous_format)  # diffusers' own layout, not our tuning
         pipe = AudioLDMPipeline(vae=model.vae, text_encoder=model.text_encoder, tokenizer=model.tokenizer,
                                 unet=model.unet, scheduler=DDIMScheduler.from_config(model.scheduler_config),
                                 vocoder=model.vocoder)

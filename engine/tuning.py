@@ -46,6 +46,8 @@ def _read(path: Path) -> dict:
 
 
 def _write(path: Path, data: dict) -> None:
+    # Models that are gone (deleted folders, test models in temp folders) are forgotten.
+    data = {k: v for k, v in data.items() if Path(k.split("|", 1)[0]).exists()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Keep user folders out of the tests and never touch the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Rebuildable caches (the random test model, engine.tuning's measurements) in a folder of this run.
+os.environ.setdefault("AUDIOLDM_BRIDGE_CACHE", tempfile.mkdtemp(prefix="audioldm-bridge-test-cache-"))
 # Real windows under Xvfb when there is a display (.ci/run starts one), offscreen otherwise.
 if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -35,6 +35,8 @@ def test_the_faster_format_is_chosen_stored_and_reused(unet, tmp_path, monkeypat
         return {"channels_last": 0.30, "contiguous": 0.20}
 
     cpu = torch.device("cpu")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "other").mkdir()
     first = tuning.choose_memory_format(unet, 16, tmp_path / "m", cpu, torch.float32, contiguous_faster)
     assert first == {"memory_format": "contiguous", "source": "measured",
                      "step_s": {"channels_last": 0.30, "contiguous": 0.20}} and _layout(unet) == "contiguous"
@@ -44,6 +46,11 @@ def test_the_faster_format_is_chosen_stored_and_reused(unet, tmp_path, monkeypat
     tuning.choose_memory_format(unet, 16, tmp_path / "other", cpu, torch.float32,
                                 lambda *a: {"channels_last": 0.1, "contiguous": 0.2})
     assert _layout(unet) == "channels_last" and len(json.loads((tmp_path / "tuning.json").read_text())) == 2
+    # A model folder that is gone is dropped from the store at the next write.
+    (tmp_path / "other").rmdir()
+    (tmp_path / "third").mkdir()
+    tuning.choose_memory_format(unet, 16, tmp_path / "third", cpu, torch.float32, contiguous_faster)
+    assert not any("other" in k for k in json.loads((tmp_path / "tuning.json").read_text()))
     (tmp_path / "tuning.json").write_text("{not json")
     assert tuning.choose_memory_format(unet, 16, tmp_path / "m", cpu, torch.float32,
                                        contiguous_faster)["source"] == "measured"
