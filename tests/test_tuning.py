@@ -51,6 +51,12 @@ def test_the_faster_format_is_chosen_stored_and_reused(unet, tmp_path, monkeypat
     (tmp_path / "third").mkdir()
     tuning.choose_memory_format(unet, 16, tmp_path / "third", cpu, torch.float32, contiguous_faster)
     assert not any("other" in k for k in json.loads((tmp_path / "tuning.json").read_text()))
+
+    def broken(*a):
+        raise RuntimeError("shape mismatch")
+
+    odd = tuning.choose_memory_format(unet, 16, tmp_path / "odd", cpu, torch.float32, broken)
+    assert odd["memory_format"] == "contiguous" and "shape mismatch" in odd["source"] and _layout(unet) == "contiguous"
     (tmp_path / "tuning.json").write_text("{not json")
     assert tuning.choose_memory_format(unet, 16, tmp_path / "m", cpu, torch.float32,
                                        contiguous_faster)["source"] == "measured"
