@@ -56,11 +56,12 @@ def _write(path: Path, data: dict) -> None:
 
 def _step_inputs(unet, width: int, device: torch.device, dtype: torch.dtype):
     cfg = unet.config
-    x = torch.randn(2, int(cfg.in_channels), CALIBRATION_FRAMES, width, device=device, dtype=dtype)
+    g = torch.Generator().manual_seed(0)  # its own stream: loading a model leaves torch's global RNG alone
+    x = torch.randn(2, int(cfg.in_channels), CALIBRATION_FRAMES, width, generator=g).to(device, dtype)
     labels = None
     dim = getattr(cfg, "projection_class_embeddings_input_dim", None)
     if getattr(cfg, "class_embed_type", None) is not None and dim:
-        labels = torch.randn(2, int(dim), device=device, dtype=dtype)
+        labels = torch.randn(2, int(dim), generator=g).to(device, dtype)
     return x, labels
 
 
