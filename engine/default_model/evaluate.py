@@ -234,7 +234,8 @@ FILL_DURATIONS_S = (0.5, 2.0, 5.0, 10.0)
 
 
 def duration_fill_check(model, seeds: int = 4, prompts=SUSTAINED_PROMPTS, durations=FILL_DURATIONS_S,
-                        steps: int | None = None, scheduler: str = "dpmpp", threshold: float = 0.9) -> dict:
+                        steps: int | None = None, scheduler: str = "dpmpp", threshold: float = 0.9,
+                        guidance: float | None = None, guidance_low: float | None = None) -> dict:
     """Does a sustained sound fill the requested duration? For each prompt, duration and seed, the
     active part (time within 30 dB of the peak, :func:`engine.descriptors.effective_duration_s`)
     over the requested length; a render passes at ``threshold`` (issue 20: 90 %)."""
@@ -250,7 +251,8 @@ def duration_fill_check(model, seeds: int = 4, prompts=SUSTAINED_PROMPTS, durati
                 if isinstance(model.vocoder, MelRecorder):
                     model.vocoder.key = ("fill", prompt, d, seed)
                 req = RenderRequest(prompt=prompt, duration_s=d, steps=steps, seed=1000 + seed,
-                                    scheduler=scheduler, raw=True)
+                                    guidance_scale=guidance, guidance_low=guidance_low, scheduler=scheduler,
+                                    raw=True)
                 wav = generate_waveforms(model, req).audio[0][: int(round(d * model.sample_rate))]
                 fill = descriptors.effective_duration_s(wav, model.sample_rate) / d
                 rows.append({"prompt": prompt, "duration_s": d, "seed": seed, "fill": fill,
@@ -361,7 +363,8 @@ def main(args) -> int:
     print(f"vocoder: the same checks on {ceiling['checks']} corpus attributes pass "
           f"{100 * acc['original']:.1f} % on the original audio; after mel -> vocoder: " + ", ".join(
               f"{name} {100 * acc[name]:.1f} % (MR-STFT distance {dist[name]:.3f})" for name in dist))
-    fill = duration_fill_check(render.model, seeds=args.seeds, steps=args.steps, scheduler=args.scheduler)
+    fill = duration_fill_check(render.model, seeds=args.seeds, steps=args.steps, scheduler=args.scheduler,
+                               guidance=args.guidance, guidance_low=args.guidance_low)
     print(format_fill(fill))
     superres = superres_check(render.model, list(REAL_RECORDINGS) + list(args.recordings or []),
                               seeds=args.seeds, steps=args.steps)
