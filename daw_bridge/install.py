@@ -140,6 +140,26 @@ def bitwig_insert(path: str, track: int | None = None, slot: int | None = None, 
     return address
 
 
+#: What a user still does by hand in each DAW after ``daw install NAME``.
+STEPS_LEFT = {
+    "ardour": "\nSteps left in Ardour (docs/daw/ardour.md):\n"
+              "  1. Start the bridge: audioldm-bridge serve\n"
+              "  2. Edit > Lua Scripts > Script Manager > Action Scripts: add 'AudioLDM: Upsample selected\n"
+              "     regions' and 'AudioLDM: Import finished renders' (bind keys if you like).\n"
+              "  3. Select regions, run the first; when the bridge says done, run the second.",
+    "live": "\nSteps left in Live (docs/daw/live.md):\n"
+            "  1. Start the bridge: audioldm-bridge serve\n"
+            "  2. Live > Settings > Link, Tempo & MIDI: choose 'AudioLDMBridge' as a Control Surface.\n"
+            "  3. Select an unwarped audio clip, then: audioldm-bridge daw live style_transfer --prompt \"...\"",
+    "reaper": "\nSteps left in REAPER (docs/daw/reaper.md):\n"
+              "  1. Start the bridge: audioldm-bridge serve   (it watches the spool folder)\n"
+              "  2. Actions > Show action list > New action > Load ReaScript: load every\n"
+              "     'AudioLDM - *.lua' from the folder above (bind keys if you like).\n"
+              "  3. Run 'AudioLDM - Insert finished renders' once per session (it stays in the background).\n"
+              "  4. Select items (and a time selection for inpaint) and run an AudioLDM action.",
+}
+
+
 def cmd_daw(args: argparse.Namespace) -> int:
     if args.daw_cmd == "bitwig":
         address = bitwig_insert(args.file, args.track, args.slot, port=args.port)
@@ -151,32 +171,11 @@ def cmd_daw(args: argparse.Namespace) -> int:
         return 0
     if args.daw_cmd != "install":
         return 2
-    if args.name == "ardour":
-        for line in install_ardour(Path(args.to).expanduser() if args.to else None):
+    installers = {"ardour": install_ardour, "live": install_live, "reaper": install_reaper}
+    if args.name in installers:
+        for line in installers[args.name](Path(args.to).expanduser() if args.to else None):
             print(line)
-        print("\nSteps left in Ardour (docs/daw/ardour.md):\n"
-              "  1. Start the bridge: audioldm-bridge serve\n"
-              "  2. Edit > Lua Scripts > Script Manager > Action Scripts: add 'AudioLDM: Upsample selected\n"
-              "     regions' and 'AudioLDM: Import finished renders' (bind keys if you like).\n"
-              "  3. Select regions, run the first; when the bridge says done, run the second.")
-        return 0
-    if args.name == "live":
-        for line in install_live(Path(args.to).expanduser() if args.to else None):
-            print(line)
-        print("\nSteps left in Live (docs/daw/live.md):\n"
-              "  1. Start the bridge: audioldm-bridge serve\n"
-              "  2. Live > Settings > Link, Tempo & MIDI: choose 'AudioLDMBridge' as a Control Surface.\n"
-              "  3. Select an unwarped audio clip, then: audioldm-bridge daw live style_transfer --prompt \"...\"")
-        return 0
-    if args.name == "reaper":
-        for line in install_reaper(Path(args.to).expanduser() if args.to else None):
-            print(line)
-        print("\nSteps left in REAPER (docs/daw/reaper.md):\n"
-              "  1. Start the bridge: audioldm-bridge serve   (it watches the spool folder)\n"
-              "  2. Actions > Show action list > New action > Load ReaScript: load every\n"
-              "     'AudioLDM - *.lua' from the folder above (bind keys if you like).\n"
-              "  3. Run 'AudioLDM - Insert finished renders' once per session (it stays in the background).\n"
-              "  4. Select items (and a time selection for inpaint) and run an AudioLDM action.")
+        print(STEPS_LEFT[args.name])
         return 0
     raise BridgeError(f"no installer for {args.name!r} yet; available: reaper, live, ardour (docs/daw/)")
 
