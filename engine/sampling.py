@@ -202,6 +202,7 @@ def denoise(
     n_preview_samples: int | None = None,
     times: StageTimes | None = None,
     guidance_low: float | None = None,
+    guidance_until: float | None = None,
 ) -> torch.Tensor:
     """Run the sampler from ``scheduler.timesteps[start_index]`` to the end.
 
@@ -235,10 +236,12 @@ def denoise(
         if known is not None:
             noised = scheduler.add_noise(known, known_noise, t.reshape(1))
             latents = noised * mask + latents * (1 - mask)
-        model_in = torch.cat([latents] * 2) if cfg else latents
+        guided = cfg and (guidance_until is None or i < guided_steps(guidance_until, total))
+        model_in = torch.cat([latents] * 2) if guided else latents
         model_in = scheduler.scale_model_input(model_in, t)
-        out = model.unet(model_in, t, encoder_hidden_states=None, class_labels=cond).sample
-        if cfg:
+        labels = cond if guided or not cfg else cond[1:]
+        out = model.unet(model_in, t, encoder_hidden_states=None, class_labels=labels).sample
+        if guided:
             uncond, text = out.chunk(2)
             out = guide(uncond, text, guidance_scale, guidance_low)
         previous = latents
@@ -328,6 +331,11 @@ def guard_finite(wav: np.ndarray, what: str) -> None:
             f"{what} produced non-finite samples (NaN/inf); nothing was written. On CUDA try "
             f"--dtype float32 (half precision can overflow)"
         )
+
+
+def guided_steps(until: float, total: int) -> int:
+    """How many of ``total`` steps, from the first, are guided when guidance stops at ``until``."""
+    return max(1, int(round(until * total)))
 
 
 def steps_until(strength: float, steps: int) -> int:

@@ -46,7 +46,8 @@ Modules, lowest layer first (each imports only those above it):
 * :mod:`.phrases` - :class:`Noun`, :class:`Mention`, the phrase banks and the
   family-specific mentions;
 * :mod:`.families` - :class:`Family` and the :data:`FAMILIES` registry;
-* :mod:`.prompts` - held-out and unseen-vocabulary evaluation prompts;
+* :mod:`.prompts` - held-out, unseen-vocabulary and unseen-wording evaluation prompts;
+* :mod:`.augment` - caption augmentation (WordNet synonyms, numbers in words, other orders);
 * :mod:`.captions` - caption building, :func:`training_phrases`,
   :func:`is_training_caption`;
 * :mod:`.examples` - :class:`Example`, :func:`make_example`,
@@ -71,7 +72,7 @@ from .examples import (
 from .families import BACKGROUND_FAMILIES, FAMILIES, FOREGROUND_FAMILIES, Family
 from .params import COMMON_HZ, NOTE_NAMES, TONE_REGISTERS, hz_to_midi, midi_to_hz, note_name
 from .phrases import _BACKGROUND_PHRASES, Mention, Noun, Phrases
-from .prompts import HELD_OUT_TERMS, held_out_prompts, unseen_vocabulary_prompts
+from .prompts import HELD_OUT_TERMS, held_out_prompts, unseen_vocabulary_prompts, unseen_wording_prompts
 from .synth import DEFAULT_DURATION_S, DEFAULT_MIX_SHARE, DEFAULT_SR, PEAK_LEVEL
 
 __all__ = [
@@ -89,6 +90,7 @@ __all__ = [
     "synthesize",
     "held_out_prompts",
     "unseen_vocabulary_prompts",
+    "unseen_wording_prompts",
     "is_training_caption",
     "training_phrases",
     "check_expectations",

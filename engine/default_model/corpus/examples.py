@@ -16,7 +16,7 @@ from .synth import _active_rms, DEFAULT_DURATION_S, DEFAULT_MIX_SHARE, DEFAULT_S
 from .params import _choice, _uniform
 from .families import BACKGROUND_FAMILIES, FAMILIES, Family, FOREGROUND_FAMILIES
 from .captions import _caption, _mixed_caption
-from .prompts import held_out_prompts, unseen_vocabulary_prompts
+from .prompts import held_out_prompts, unseen_vocabulary_prompts, unseen_wording_prompts
 
 _MIX_RANGES = {"background_db": (-18.0, -9.0)}
 
@@ -164,7 +164,8 @@ def caption_variants(
 @lru_cache(maxsize=1)
 def _evaluation_prompts() -> frozenset[str]:
     """Every evaluation prompt, lower-cased: training text must never contain one."""
-    return frozenset(item["prompt"].lower() for item in held_out_prompts() + unseen_vocabulary_prompts())
+    return frozenset(item["prompt"].lower() for item in held_out_prompts() + unseen_vocabulary_prompts()
+                     + unseen_wording_prompts())
 
 
 def make_example(

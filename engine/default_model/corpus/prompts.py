@@ -199,3 +199,67 @@ def held_out_prompts() -> list[dict]:
         {"prompt": "steady brown noise at a constant volume", "family": "brown_noise",
          "expect": {"noise_colour": "brown"}},
     ]
+
+
+def unseen_wording_prompts() -> list[dict]:
+    """Prompts in a user's own words (issue 20, item 4): sentence shapes no caption template has,
+    numbers written as words, everyday words for the attributes. Written before the caption
+    augmentation (:mod:`.augment`) was trained and not taken from it; some words will be among
+    WordNet's synonyms of training words (that is how the model is meant to reach them), others not.
+    Same item format as :func:`unseen_vocabulary_prompts`."""
+    return [
+        # absolute pitch, in words and in note names
+        _prompt("give me a sine wave at four hundred and forty hertz", "sine_tone", f0_hz=440.0),
+        _prompt("test tone: sine, 1000 Hz", "sine_tone", f0_hz=1000.0),
+        _prompt("I want a beep of one kilohertz", "beep", f0_hz=1000.0),
+        _prompt("electric hum, fifty hertz", "mains_hum", f0_hz=50.0),
+        _prompt("somebody plucking a string, the note G3", "pluck", f0_hz=196.0),
+        _prompt("a bell ringing an E4", "bell", f0_hz=329.63),
+        _prompt("sawtooth bass on A1", "saw_tone", f0_hz=55.0),
+        _prompt("square wave synth, note C5", "square_tone", f0_hz=523.25),
+        # low vs high
+        _prompt("a sine wave, really low", "sine_tone", pitch="low", pair="w-pitch-sine"),
+        _prompt("a sine wave, really high", "sine_tone", pitch="high", pair="w-pitch-sine"),
+        _prompt("a tom drum with a deep bass sound", "tom", pitch="low", pair="w-pitch-tom"),
+        _prompt("a tom drum tuned up high", "tom", pitch="high", pair="w-pitch-tom"),
+        # noise colour
+        _prompt("the white noise of a detuned radio", "white_noise", noise_colour="white", pair="w-colour"),
+        _prompt("pink noise for testing speakers", "pink_noise", noise_colour="pink", pair="w-colour"),
+        _prompt("brown noise like a far off rumbling", "brown_noise", noise_colour="brown", pair="w-colour"),
+        # single vs repeated
+        _prompt("one snare drum hit, nothing else", "snare", rhythm="single", pair="w-rhythm-snare"),
+        _prompt("a bunch of snare hits one after another", "snare", rhythm="repeated", pair="w-rhythm-snare"),
+        _prompt("one clap of the hands", "clap", rhythm="single", pair="w-rhythm-clap"),
+        _prompt("people clapping repeatedly", "clap", rhythm="repeated", pair="w-rhythm-clap"),
+        # fading vs swelling
+        _prompt("a synth pad that dies out bit by bit", "pad", envelope="fading", pair="w-envelope-pad"),
+        _prompt("a synth pad that starts silent and gets louder", "pad", envelope="swelling", pair="w-envelope-pad"),
+        _prompt("noise that gradually disappears", "white_noise", envelope="fading", pair="w-envelope-noise"),
+        _prompt("noise that gradually gets stronger", "white_noise", envelope="swelling", pair="w-envelope-noise"),
+        # rising vs falling
+        _prompt("a tone that goes up and up", "rising_sweep", sweep="rising", pair="w-sweep"),
+        _prompt("a tone that drops lower and lower", "falling_sweep", sweep="falling", pair="w-sweep"),
+        _prompt("a ray gun zap that drops", "laser_zap", sweep="falling"),
+        # bright vs dark
+        _prompt("a hi hat with loads of sizzle and air", "closed_hihat", brightness="bright", pair="w-bright-hat"),
+        _prompt("a hi hat that sounds dull and dark", "closed_hihat", brightness="dark", pair="w-bright-hat"),
+        _prompt("a sawtooth with the treble turned up", "saw_tone", brightness="bright", pair="w-bright-saw"),
+        _prompt("a sawtooth with the treble cut", "saw_tone", brightness="dark", pair="w-bright-saw"),
+        # fast vs slow
+        _prompt("an alarm that beeps rapidly", "alarm", tempo="fast", rhythm="repeated", pair="w-tempo-alarm"),
+        _prompt("an alarm that beeps every now and then, unhurried", "alarm", tempo="slow", rhythm="repeated",
+                pair="w-tempo-alarm"),
+        _prompt("a racing heartbeat", "heartbeat", tempo="fast", pair="w-tempo-heart"),
+        _prompt("a resting heartbeat, calm and slow", "heartbeat", tempo="slow", pair="w-tempo-heart"),
+        # short vs long
+        _prompt("a bell that stops almost immediately", "bell", length="short", pair="w-length-bell"),
+        _prompt("a bell that keeps on ringing", "bell", length="long", pair="w-length-bell"),
+        # tonal vs noisy
+        _prompt("a burst of hissing", "white_noise", texture="noisy", pair="w-texture"),
+        _prompt("a perfectly clean tone", "sine_tone", texture="tonal", pair="w-texture"),
+        # chords
+        _prompt("C major chord played on a pad", "pad", chord="major", root="C"),
+        _prompt("a pad holding an A minor chord", "pad", chord="minor", root="A"),
+        # mixes
+        _prompt("a kick drum beat while it rains", "kick", rhythm="repeated"),
+    ]
