@@ -50,6 +50,9 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance-low", type=float, default=None,
                    help="guidance scale for the spectral tilt (frequency-decoupled guidance; default: the "
                         "model's own: 1 for the built-in model, else the same as --guidance)")
+    p.add_argument("--guidance-until", type=float, default=None, metavar="FRACTION",
+                   help="guide only this fraction of the steps, from the first; the rest cost half as much "
+                        "(default: the model's own; 1 guides every step)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: a fresh one, recorded)")
     p.add_argument("--scheduler", choices=SCHEDULERS, default="dpmpp",
                    help="dpmpp (DPM-Solver++, default) or ddim")
@@ -63,7 +66,8 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
 #: options the user typed override the preset (defaults do not).
 OPTION_FIELDS: dict[str, tuple[str, ...]] = {
     "prompt": ("prompt",), "negative": ("negative_prompt",), "duration": ("duration_s",), "steps": ("steps",),
-    "guidance": ("guidance_scale",), "guidance_low": ("guidance_low",), "seed": ("seed",),
+    "guidance": ("guidance_scale",), "guidance_low": ("guidance_low",),
+    "guidance_until": ("guidance_until",), "seed": ("seed",),
     "scheduler": ("scheduler",), "eta": ("eta",), "candidates": ("candidates",), "variations": ("variations",),
     "model": ("model",), "sample_rate": ("sample_rate",), "channels": ("channels",),
     "sample_format": ("sample_format",), "peak_dbfs": ("peak_dbfs",), "no_normalize": ("peak_dbfs",),
@@ -96,6 +100,7 @@ def request_from_args(args: argparse.Namespace, fields: dict) -> RenderRequest:
 def common_request_fields(args: argparse.Namespace) -> dict:
     return dict(
         steps=args.steps, guidance_scale=args.guidance, guidance_low=args.guidance_low,
+        guidance_until=args.guidance_until,
         seed=args.seed if args.seed is not None else random_seed(),
         scheduler=args.scheduler, eta=args.eta, candidates=args.candidates,
         negative_prompt=args.negative, model=args.model,
@@ -234,6 +239,7 @@ def register_eval_default(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--steps", type=int, default=None, help="default: the model's own, as generate")
     e.add_argument("--guidance", type=float, default=None, help="default: the model's own, as generate")
     e.add_argument("--guidance-low", type=float, default=None, help="default: the model's own, as generate")
+    e.add_argument("--guidance-until", type=float, default=None, help="default: the model's own, as generate")
     e.add_argument("--scheduler", choices=SCHEDULERS, default="dpmpp")
     e.add_argument("--duration", type=float, default=2.56)
     e.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")

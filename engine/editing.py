@@ -240,7 +240,8 @@ def _run_windows(model: LoadedModel, x16: np.ndarray, job: _Job, *, cond: torch.
                               eta_s=elapsed / done * (total - done), preview=info.preview))
 
         latents = denoise(model, latents.contiguous(), cond_batch, request.guidance_scale, scheduler,
-                          guidance_low=request.guidance_low, generator=generator, eta=request.eta,
+                          guidance_low=request.guidance_low,
+                          guidance_until=request.guidance_until, generator=generator, eta=request.eta,
                           start_index=job.start_index,
                           known=z0 if mask is not None else None, mask=mask,
                           known_noise=known_noise.contiguous() if known_noise is not None else None,

@@ -49,9 +49,10 @@ class LoadedModel:
         from .request import DEFAULT_SAMPLER
 
         own = {**DEFAULT_SAMPLER, **self.extra.get("sampler", {})}
-        low = own["guidance_low"]
+        low, until = own["guidance_low"], own["guidance_until"]
         return {"steps": int(own["steps"]), "guidance_scale": float(own["guidance_scale"]),
-                "guidance_low": None if low is None else float(low)}
+                "guidance_low": None if low is None else float(low),
+                "guidance_until": None if until is None else float(until)}
 
     @property
     def sample_rate(self) -> int:

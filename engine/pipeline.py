@@ -73,7 +73,7 @@ def generate_waveforms(model: LoadedModel, request: RenderRequest, progress: Pro
         latents = latents * scheduler.init_noise_sigma
         # 4. Denoise, reporting progress (and preview drafts) after every step
         latents = denoise(model, latents, cond, request.guidance_scale, scheduler,
-                          guidance_low=request.guidance_low,
+                          guidance_low=request.guidance_low, guidance_until=request.guidance_until,
                           generator=generator, eta=request.eta, progress=report, cancel=cancel,
                           preview_every=preview_every, n_preview_samples=n_samples, times=times)
         # 5. Decode: VAE -> mel -> vocoder, cropped to the exact length

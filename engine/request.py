@@ -36,16 +36,19 @@ MAX_VARIATIONS = 16
 MAX_PROMPT_CHARS = 1000
 #: Sampler settings used when neither the request nor the model's ``audioldm_bridge.json`` sets them
 #: (plain classifier-free guidance: no separate ``guidance_low``).
-DEFAULT_SAMPLER: dict[str, Any] = {"steps": 20, "guidance_scale": 2.5, "guidance_low": None}
+DEFAULT_SAMPLER: dict[str, Any] = {"steps": 20, "guidance_scale": 2.5, "guidance_low": None,
+                                   "guidance_until": None}
+#: The sampler settings a model's ``audioldm_bridge.json`` may give and a request may leave unset.
+SAMPLER_FIELDS: tuple[str, ...] = tuple(DEFAULT_SAMPLER)
 
 #: Version of the request's stored form (journal rows, presets, OSC and client JSON): ``"schema"``
 #: in :meth:`RenderRequest.to_dict`. Older versions are migrated by :func:`migrate`.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Which fields apply to which mode, in one place. A field that does not apply to a request's mode
 # must keep its default: setting it is refused (it would otherwise be silently ignored).
-_SAMPLING = ("mode", "prompt", "negative_prompt", "steps", "guidance_scale", "guidance_low", "seed", "scheduler",
-             "eta", "variations", "candidates", "model")
+_SAMPLING = ("mode", "prompt", "negative_prompt", "steps", "guidance_scale", "guidance_low", "guidance_until",
+             "seed", "scheduler", "eta", "variations", "candidates", "model")
 #: Edits keep the source region's length, rate, channels and sample format, and add no gain.
 _REGION = ("source_path", "region_start_s", "region_end_s", "timeline_position_s")
 MODE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -162,6 +165,11 @@ class RenderRequest:
     #: tilt; :func:`engine.sampling.guide`). None: the model's default, which is plain
     #: classifier-free guidance (this equal to ``guidance_scale``) except for the built-in model.
     guidance_low: float | None = None
+    #: Guidance interval: the fraction of the steps, from the first, that use classifier-free
+    #: guidance; the rest run the conditional branch alone, at half the UNet work per step
+    #: (:func:`engine.sampling.denoise`). None: the model's default (every step, except where its
+    #: ``audioldm_bridge.json`` says otherwise); 1 guides every step.
+    guidance_until: float | None = None
     seed: int = field(default_factory=random_seed)
     scheduler: str = "dpmpp"
     #: DDIM eta (0 = deterministic, as diffusers' AudioLDMPipeline). Ignored by DPM-Solver++.
@@ -216,7 +224,7 @@ class RenderRequest:
     def resolved(self, defaults: dict[str, Any]) -> "RenderRequest":
         """This request with unset sampler settings (None) taken from a model's defaults
         (:attr:`engine.loader.LoadedModel.sampler_defaults`); set ones are kept."""
-        changes = {k: defaults[k] for k in ("steps", "guidance_scale", "guidance_low")
+        changes = {k: defaults[k] for k in SAMPLER_FIELDS
                    if getattr(self, k) is None and defaults.get(k) is not None}
         return self.replace(**changes) if changes else self
 
@@ -287,8 +295,13 @@ def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
     return dict(data)
 
 
+def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 5 added ``guidance_until`` (None: the model's default): version 4 requests are unchanged."""
+    return dict(data)
+
+
 #: ``MIGRATIONS[n]`` turns a version-n dict into a version n+1 dict.
-MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
@@ -382,6 +395,11 @@ def _validate(r: RenderRequest) -> None:
             guidance = _number(getattr(r, name), name)
             if not 0.0 <= guidance <= 30.0:
                 raise InvalidRequest(f"{name} must be between 0 and 30, got {guidance:g}")
+    if r.guidance_until is not None:
+        until = _number(r.guidance_until, "guidance_until")
+        if not 0.0 < until <= 1.0:
+            raise InvalidRequest(f"guidance_until is the fraction of the steps that are guided: more than 0 "
+                                 f"and at most 1, got {until:g}")
     _integer(r.seed, "seed", 0, 2**63 - 1)
     if r.scheduler not in SCHEDULERS:
         raise InvalidRequest(f"unknown scheduler {r.scheduler!r}; use one of: {', '.join(SCHEDULERS)}")

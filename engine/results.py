@@ -43,6 +43,7 @@ def provenance(request: RenderRequest, model: LoadedModel, seed: int, score: flo
         "prompt": request.prompt, "negative_prompt": request.negative_prompt,
         "seed": seed, "request_seed": request.seed, "model": model.name, "steps": request.steps,
         "guidance_scale": request.guidance_scale, "guidance_low": request.guidance_low,
+        "guidance_until": request.guidance_until,
         "scheduler": request.scheduler, "eta": request.eta,
         "duration_s": request.duration_s, "candidates": request.candidates, "clap_score": score,
         "raw": request.raw, "peak_dbfs": None if request.raw else request.peak_dbfs,

@@ -211,6 +211,10 @@ def denoise(
     tilt, :func:`mel_lowpass`) gets this scale and the rest ``guidance_scale``. None is plain
     classifier-free guidance (AudioLDM's).
 
+    ``guidance_until``: guide only the first :func:`guided_steps` of the steps (the high-noise ones,
+    where the sound's shape is decided); later steps run the conditional branch alone, one UNet
+    pass of batch 1 instead of 2. None guides every step.
+
     ``known``/``mask`` (1 = keep) re-impose ``known`` noised to the current timestep before every
     step (AudioLDM's inpainting and super-resolution), and exactly at the end. ``cancel`` is
     checked before every step, so a cancelled render stops within one step.
@@ -239,7 +243,7 @@ def denoise(
         guided = cfg and (guidance_until is None or i < guided_steps(guidance_until, total))
         model_in = torch.cat([latents] * 2) if guided else latents
         model_in = scheduler.scale_model_input(model_in, t)
-        labels = cond if guided or not cfg else cond[1:]
+        labels = cond if guided or not cfg else cond[len(cond) // 2:]  # [uncond, cond] -> cond
         out = model.unet(model_in, t, encoder_hidden_states=None, class_labels=labels).sample
         if guided:
             uncond, text = out.chunk(2)

@@ -146,7 +146,7 @@ def test_unset_steps_and_guidance_use_the_models_own_defaults(tiny_model_dir, mo
     np.testing.assert_array_equal(a, b)
     # A model without its own settings falls back to 20 steps at guidance 2.5.
     assert models.get(str(tiny_model_dir)).sampler_defaults == {"steps": 20, "guidance_scale": 2.5,
-                                                                "guidance_low": None}
+                                                                "guidance_low": None, "guidance_until": None}
 
 
 def test_a_text_to_audio_prior_maps_prompts_but_not_the_unconditional_empty_text(tiny_model_dir, models):
@@ -194,3 +194,43 @@ def test_frequency_decoupled_guidance_scales_the_spectral_tilt_apart_from_the_de
     # and the tilt falls between: mostly low band, so guided far less than plain guidance
     tilted = guide(uncond, uncond + tilt, 3.0, 1.0) - uncond
     assert float(tilted.abs().mean()) < 0.6 * float((3.0 * tilt).abs().mean())
+
+
+def test_guidance_until_guides_only_the_first_steps_at_half_the_unet_work_after(tiny_model_dir, models):
+    import torch
+
+    model = models.get(str(tiny_model_dir))
+    from engine.sampling import encode_text
+
+    batches: list[int] = []
+    labels: list = []
+    inner = model.unet
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(inner, name)
+
+        def __call__(self, x, *args, **kwargs):
+            batches.append(x.shape[0])
+            labels.append(kwargs["class_labels"])
+            return inner(x, *args, **kwargs)
+
+    model.unet = Counting()
+    try:
+        full = generate_waveforms(model, req(tiny_model_dir, steps=10, guidance_scale=3.0)).audio[0]
+        assert batches == [2] * 10
+        batches.clear()
+        labels.clear()
+        part = generate_waveforms(model, req(tiny_model_dir, steps=10, guidance_scale=3.0, guidance_until=0.6)).audio[0]
+        assert batches == [2] * 6 + [1] * 4
+        # The unguided steps take the prompt's conditioning, not the unconditional one.
+        uncond, cond = encode_text(model, ["", "a low kick drum"])
+        for used in labels[6:]:
+            torch.testing.assert_close(used[0], cond)
+            assert not torch.allclose(used[0], uncond)
+        batches.clear()
+        every = generate_waveforms(model, req(tiny_model_dir, steps=10, guidance_scale=3.0, guidance_until=1.0)).audio[0]
+    finally:
+        model.unet = inner
+    np.testing.assert_array_equal(every, full)  # 1 is every step, exactly as unset
+    assert np.all(np.isfinite(part)) and not np.allclose(part, full)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from engine.errors import InvalidRequest
-from engine.request import RenderRequest
+from engine.request import SCHEMA_VERSION, RenderRequest
 
 
 def test_defaults_are_valid_and_seed_is_recorded():
@@ -98,6 +98,19 @@ def test_unset_sampler_settings_come_from_the_model_and_set_ones_are_kept():
         RenderRequest(prompt="x", guidance_low=-1)
 
 
+def test_guidance_until_is_a_fraction_of_the_steps_and_a_model_default():
+    assert RenderRequest(prompt="x", seed=1).resolved({"guidance_until": 0.6}).guidance_until == 0.6
+    assert RenderRequest(prompt="x", seed=1, guidance_until=1.0).resolved({"guidance_until": 0.6}).guidance_until == 1.0
+    for bad in (0, -0.5, 1.5, float("nan"), "half"):
+        with pytest.raises(InvalidRequest, match="guidance_until"):
+            RenderRequest(prompt="x", guidance_until=bad)
+    # Stored with every sampling mode, and read back from the version before it existed.
+    r = RenderRequest(prompt="x", seed=1, guidance_until=0.5)
+    assert json.loads(r.to_json())["guidance_until"] == 0.5 and RenderRequest.from_json(r.to_json()) == r
+    old = RenderRequest.from_dict({"schema": 4, "prompt": "x", "seed": 1})
+    assert old.guidance_until is None
+
+
 # A journal row as version 1 (before the schema key) stored it: every field, the ignored ones too
 # (the edit CLI passed its --sample-format, which edits ignore; duration_s kept its default).
 V1_INPAINT = ('{"candidates": 1, "channels": 1, "cutoff_hz": null, "duration_s": 5.0, "eta": 0.0, '
@@ -126,7 +139,7 @@ def test_version_1_requests_are_migrated():
         ("hum", 1.0, "ddim", 2)
     # Stored again, they are the current version and hold only the fields their mode uses.
     stored = json.loads(inpaint.to_json())
-    assert stored["schema"] == 4 and "sample_format" not in stored and "duration_s" not in stored
+    assert stored["schema"] == SCHEMA_VERSION and "sample_format" not in stored and "duration_s" not in stored
     assert RenderRequest.from_json(inpaint.to_json()) == inpaint
     assert "strength" not in json.loads(generate.to_json())
     # A version-1 upsample carried the unused default sample_rate 48000 and wrote the source's rate:

@@ -199,7 +199,8 @@ def redecode(recorder: MelRecorder, vocoder, n_samples: int):
 
 
 def model_renderer(model_name: str | None, steps: int | None, guidance: float | None, scheduler: str,
-                   duration: float, device: str = "cpu", guidance_low: float | None = None):
+                   duration: float, device: str = "cpu", guidance_low: float | None = None,
+                   guidance_until: float | None = None):
     """``render(prompt, seed)`` for :func:`evaluate`; None for a sampler setting means the model's default."""
     from ..loader import ModelCache
     from ..pipeline import generate_waveforms
@@ -212,16 +213,17 @@ def model_renderer(model_name: str | None, steps: int | None, guidance: float | 
 
     def render(prompt: str, seed: int) -> np.ndarray:
         req = RenderRequest(prompt=prompt, duration_s=duration, steps=steps, guidance_scale=guidance,
-                            guidance_low=guidance_low, seed=1000 + seed, scheduler=scheduler, raw=True,
-                            model=model_name)
+                            guidance_low=guidance_low, guidance_until=guidance_until, seed=1000 + seed,
+                            scheduler=scheduler, raw=True, model=model_name)
         model.vocoder.key = (prompt, seed)
         return generate_waveforms(model, req).audio[0]
 
-    used = RenderRequest(prompt="x", steps=steps, guidance_scale=guidance,
-                         guidance_low=guidance_low).resolved(model.sampler_defaults)
+    used = RenderRequest(prompt="x", steps=steps, guidance_scale=guidance, guidance_low=guidance_low,
+                         guidance_until=guidance_until).resolved(model.sampler_defaults)
     low = "" if used.guidance_low is None else f" (spectral tilt {used.guidance_low:g})"
+    until = "" if used.guidance_until is None else f", guided for the first {used.guidance_until:g} of the steps"
     render.model = model
-    render.settings = (f"{scheduler} {used.steps} steps, guidance {used.guidance_scale:g}{low}, "
+    render.settings = (f"{scheduler} {used.steps} steps, guidance {used.guidance_scale:g}{low}{until}, "
                        f"{duration:g} s clips")
     return render
 
@@ -235,7 +237,8 @@ FILL_DURATIONS_S = (0.5, 2.0, 5.0, 10.0)
 
 def duration_fill_check(model, seeds: int = 4, prompts=SUSTAINED_PROMPTS, durations=FILL_DURATIONS_S,
                         steps: int | None = None, scheduler: str = "dpmpp", threshold: float = 0.9,
-                        guidance: float | None = None, guidance_low: float | None = None) -> dict:
+                        guidance: float | None = None, guidance_low: float | None = None,
+                        guidance_until: float | None = None) -> dict:
     """Does a sustained sound fill the requested duration? For each prompt, duration and seed, the
     active part (time within 30 dB of the peak, :func:`engine.descriptors.effective_duration_s`)
     over the requested length; a render passes at ``threshold`` (issue 20: 90 %)."""
@@ -251,8 +254,8 @@ def duration_fill_check(model, seeds: int = 4, prompts=SUSTAINED_PROMPTS, durati
                 if isinstance(model.vocoder, MelRecorder):
                     model.vocoder.key = ("fill", prompt, d, seed)
                 req = RenderRequest(prompt=prompt, duration_s=d, steps=steps, seed=1000 + seed,
-                                    guidance_scale=guidance, guidance_low=guidance_low, scheduler=scheduler,
-                                    raw=True)
+                                    guidance_scale=guidance, guidance_low=guidance_low,
+                                    guidance_until=guidance_until, scheduler=scheduler, raw=True)
                 wav = generate_waveforms(model, req).audio[0][: int(round(d * model.sample_rate))]
                 fill = descriptors.effective_duration_s(wav, model.sample_rate) / d
                 rows.append({"prompt": prompt, "duration_s": d, "seed": seed, "fill": fill,
@@ -343,9 +346,26 @@ def format_superres(check: dict) -> str:
             f"below the cutoff at most {check['max_low_band_change_db']:.2f} dB changed")
 
 
+def seed_spread(report: Report) -> float:
+    """Largest minus smallest per-seed accuracy, in points."""
+    per_seed = [p / n for p, n in report.by_seed().values()]
+    return 100 * (max(per_seed) - min(per_seed)) if per_seed else 0.0
+
+
+def format_set(name: str, report: Report) -> str:
+    """One evaluation set in a few lines: overall, seeds and their spread, per attribute, per family."""
+    seeds = ", ".join(f"{100 * p / n:.1f}" for p, n in report.by_seed().values())
+    lines = [f"{name}: {100 * report.overall:.1f} % of {len(report.checks)} checks (by seed {seeds}; "
+             f"spread {seed_spread(report):.1f} points)"]
+    lines.append("  by attribute: " + ", ".join(f"{k} {p}/{n}" for k, (p, n) in report.by_attribute().items()))
+    lines.append("  by family: " + ", ".join(f"{k} {p}/{n}" for k, (p, n) in report.by_family().items()))
+    return "\n".join(lines)
+
+
 def main(args) -> int:
+    until = getattr(args, "guidance_until", None)
     render = model_renderer(args.model, args.steps, args.guidance, args.scheduler, args.duration,
-                            args.device, args.guidance_low)
+                            args.device, args.guidance_low, until)
     report = evaluate(render, seeds=args.seeds)
     print(f"sampler: {render.settings}")
     print(report.format())
@@ -355,24 +375,31 @@ def main(args) -> int:
     print(f"\nthe same renders through plain Griffin-Lim (least-squares magnitude) instead of the model's "
           f"vocoder: {100 * reference.overall:.1f} %")
     print("  " + ", ".join(f"{k} {p}/{n}" for k, (p, n) in reference.by_attribute().items()))
-    unseen = evaluate(render, corpus.unseen_vocabulary_prompts(), seeds=1)
-    print(f"\nunseen-vocabulary prompts (words no training caption has): {100 * unseen.overall:.1f} % "
-          f"of {len(unseen.checks)} checks")
+    print()
+    print(format_set("main held-out set", report))
+    unseen = evaluate(render, corpus.unseen_vocabulary_prompts(), seeds=args.seeds)
+    print(format_set("unseen-vocabulary set (words no caption template has)", unseen))
+    wording = evaluate(render, corpus.unseen_wording_prompts(), seeds=args.seeds)
+    print(format_set("unseen-wording set (a user's own sentences)", wording))
     ceiling = vocoder_ceiling({"plain Griffin-Lim": plain, "model's vocoder": recorder.inner})
     acc, dist = ceiling["accuracy"], ceiling["mr_stft_distance"]
     print(f"vocoder: the same checks on {ceiling['checks']} corpus attributes pass "
           f"{100 * acc['original']:.1f} % on the original audio; after mel -> vocoder: " + ", ".join(
               f"{name} {100 * acc[name]:.1f} % (MR-STFT distance {dist[name]:.3f})" for name in dist))
     fill = duration_fill_check(render.model, seeds=args.seeds, steps=args.steps, scheduler=args.scheduler,
-                               guidance=args.guidance, guidance_low=args.guidance_low)
+                               guidance=args.guidance, guidance_low=args.guidance_low, guidance_until=until)
     print(format_fill(fill))
     superres = superres_check(render.model, list(REAL_RECORDINGS) + list(args.recordings or []),
                               seeds=args.seeds, steps=args.steps)
     print(format_superres(superres))
     if args.json:
+        def summary(r: Report) -> dict:
+            return {"overall": r.overall, "by_attribute": r.by_attribute(), "by_family": r.by_family(),
+                    "by_seed": r.by_seed(), "seed_spread_points": seed_spread(r)}
+
         with open(args.json, "w") as f:
-            json.dump({"overall": report.overall, "by_attribute": report.by_attribute(),
-                       "by_family": report.by_family(), "checks": report.checks,
+            json.dump({**summary(report), "checks": report.checks, "settings": render.settings,
+                       "unseen_vocabulary": summary(unseen), "unseen_wording": summary(wording),
                        "plain_griffin_lim": {"overall": reference.overall, "by_attribute": reference.by_attribute()},
                        "vocoder_ceiling": ceiling, "duration_fill": {**fill, "by_duration": {str(k): v for k, v in fill["by_duration"].items()}},
                        "superres": superres}, f, indent=2)

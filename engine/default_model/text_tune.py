@@ -1,0 +1,174 @@
+"""Teach the default model's text encoder wordings past its caption templates (issue 20, item 4).
+
+    python -m engine.default_model.text_tune [--model builtin:default] [--out DIR|builtin:default]
+        [--steps 2000] [--batch 64] [--clips 12000] [--seed N] [--threads N]
+
+The default model hears a prompt through its CLAP text encoder, then the text-to-audio prior, then
+the UNet, which was trained on CLAP *audio* embeddings. Only the first link knows words, so wording
+is taught there alone: a copy of the text encoder (the student) learns to give every rewrite of a
+training caption (:class:`corpus.augment.Augmenter`: WordNet synonyms, numbers in words, other
+orders, everyday framings) the embedding the original text encoder (the teacher) gives the caption
+itself, and to keep the teacher's embedding of the caption unchanged. The prior, the UNet and
+everything after see the same inputs as before, so nothing else is retrained; on the 2-core CPU it
+takes minutes, not the hours a full retraining would.
+
+Captions come from the training corpus's own seeds (:func:`corpus.make_caption`, and
+``--variants`` more wordings of each clip), no audio is synthesised. Evaluation prompts are never
+trained on (augmented captions equal to one are dropped). The result is a whole model folder in
+``--out`` (default: ``text-tuned/`` in the user cache) with only ``text_encoder/`` changed and a
+``"text_tune"`` record in ``audioldm_bridge.json``; an existing folder there is kept as
+``<out>.previous``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import paths
+from .train import BUILTIN_OUT, CLIP_S, log, lr_at, output_folder
+
+
+def training_captions(seed: int, clips: int, variants: int) -> list[str]:
+    """The corpus's captions for its first ``clips`` seeds and ``variants`` more wordings of each."""
+    from .corpus import caption_variants, example_seed, make_caption
+
+    out = []
+    for i in range(clips):
+        s = example_seed(seed, i)
+        out.append(make_caption(s, duration_s=CLIP_S)[0])
+        out += caption_variants(s, variants, duration_s=CLIP_S)
+    return sorted(set(out))
+
+
+def tune(model_dir: Path, out: Path, steps: int = 2000, batch: int = 64, clips: int = 12000, variants: int = 2,
+         seed: int = 20261201, keep_weight: float = 0.5, lr: float = 3e-4) -> dict:
+    from transformers import AutoTokenizer, ClapTextModelWithProjection
+
+    from .corpus.augment import Augmenter
+    from .corpus.examples import _evaluation_prompts
+
+    meta = json.loads((model_dir / "audioldm_bridge.json").read_text())
+    training_seed = int(meta.get("training", {}).get("seed", 20261125))
+    t0 = time.perf_counter()
+    captions = training_captions(training_seed, clips, variants)
+    augment = Augmenter()
+    log(f"text-tune: {len(captions)} captions, {len(augment.synonyms)} words with WordNet synonyms "
+        f"({time.perf_counter() - t0:.0f} s)")
+    tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
+    teacher = ClapTextModelWithProjection.from_pretrained(model_dir / "text_encoder").float().eval()
+
+    def embed(encoder, texts: list[str]) -> torch.Tensor:
+        # Padded to the batch's longest text, not to the tokenizer's maximum: the masked positions
+        # change nothing (the pooled first token attends to real tokens only) and cost 3x the time.
+        tok = tokenizer(texts, padding="longest", max_length=tokenizer.model_max_length, truncation=True,
+                        return_tensors="pt")
+        return F.normalize(encoder(tok.input_ids, attention_mask=tok.attention_mask).text_embeds, dim=-1)
+
+    student = ClapTextModelWithProjection.from_pretrained(model_dir / "text_encoder").float().train()
+    with torch.no_grad():
+        target = torch.cat([embed(teacher, captions[i:i + 512]) for i in range(0, len(captions), 512)])
+    forbidden = _evaluation_prompts()
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    opt = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=0.01)
+
+    history = []
+    t0 = time.perf_counter()
+    for step in range(steps):
+        idx = rng.choice(len(captions), batch, replace=False)
+        rewrites = [augment(captions[i], rng) for i in idx]
+        keep = [k for k, r in enumerate(rewrites) if r.lower() not in forbidden]
+        idx, rewrites = idx[keep], [rewrites[k] for k in keep]
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr)
+        goal = target[torch.from_numpy(idx)]
+        half = len(idx) // 2  # half the batch's own captions keep their embedding (a regulariser)
+        both = embed(student, rewrites + [captions[i] for i in idx[:half]])
+        moved, kept = both[: len(idx)], both[len(idx):]
+        loss_rewrite = 1 - (moved * goal).sum(-1).mean()
+        loss_keep = 1 - (kept * goal[:half]).sum(-1).mean()
+        loss = loss_rewrite + keep_weight * loss_keep
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        opt.step()
+        history.append((loss_rewrite.item(), loss_keep.item()))
+        if (step + 1) % 100 == 0:
+            r, k = np.mean(history[-100:], axis=0)
+            log(f"text-tune step {step + 1}/{steps}: rewrites at cosine {1 - r:.3f} of their caption's "
+                f"embedding, captions at {1 - k:.3f} ({(time.perf_counter() - t0) / (step + 1):.2f} s/step)")
+
+    record = {"steps": steps, "batch": batch, "clips": clips, "variants": variants, "seed": seed,
+              "keep_weight": keep_weight, "lr": lr, "captions": len(captions),
+              "synonym_words": len(augment.synonyms),
+              "final_rewrite_cosine": float(1 - np.mean([h[0] for h in history[-100:]])),
+              "final_caption_cosine": float(1 - np.mean([h[1] for h in history[-100:]])),
+              "minutes": (time.perf_counter() - t0) / 60,
+              "wordnet": "Princeton WordNet 3.0 (Debian wordnet-base), NLTK reader"}
+    export(model_dir, out, student, meta, record)
+    return record
+
+
+def export(model_dir: Path, out: Path, student, meta: dict, record: dict) -> None:
+    """The model folder with the tuned text encoder (fp16, as exported models are), atomically;
+    a folder already at ``out`` is moved to ``<out>.previous``."""
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(model_dir, tmp, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(tmp / "text_encoder")
+    student.eval().half().save_pretrained(tmp / "text_encoder")
+    meta = {**meta, "text_tune": record}
+    (tmp / "audioldm_bridge.json").write_text(json.dumps(meta, indent=2, default=list))
+    if out.exists():
+        backup = out.with_name(out.name + ".previous")
+        shutil.rmtree(backup, ignore_errors=True)
+        os.replace(out, backup)
+        log(f"text-tune: the model that was in {out} is now in {backup}")
+    os.replace(tmp, out)
+    log(f"text-tune: wrote {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="builtin:default", help="the model whose text encoder is tuned")
+    ap.add_argument("--out", default=None, help=f"default: text-tuned/ in the user cache; {BUILTIN_OUT} "
+                                                "replaces the bundled weights (kept as weights.previous)")
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--clips", type=int, default=12000)
+    ap.add_argument("--variants", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=20261201)
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from .corpus.augment import WordNetMissing
+
+    model_dir = paths.default_model_dir() if args.model == BUILTIN_OUT else Path(args.model).expanduser()
+    if not (model_dir / "text_encoder").is_dir():
+        raise SystemExit(f"{model_dir} is not a default-model folder (no text_encoder/ in it)")
+    out = output_folder(args.out, paths.cache_dir() / "text-tune")
+    if args.out is None:
+        out = paths.cache_dir() / "text-tuned"
+    if out.resolve() == model_dir.resolve() and not (args.out == BUILTIN_OUT):
+        raise SystemExit("--out is the model being tuned: give another folder, or builtin:default to "
+                         "replace the bundled weights on purpose")
+    try:
+        record = tune(model_dir, out, args.steps, args.batch, args.clips, args.variants, args.seed)
+    except WordNetMissing as exc:
+        raise SystemExit(str(exc)) from None
+    log(f"text-tune finished in {record['minutes']:.1f} min")
+    print(f"evaluate it:  audioldm-bridge eval-default --model {out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
