@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 PROMPT = "a dog barking in the rain"
 
 
@@ -36,10 +38,12 @@ def build(size: str) -> Path:
 
 
 class StageTimer:
-    """Wraps a module's forward (or a method) and sums its wall time."""
+    """Wraps a module's forward (or a method), sums its wall time and keeps when it ran, so the
+    peak RSS sampled while each stage ran can be reported (:class:`RssSampler`)."""
 
     def __init__(self):
         self.times: dict[str, float] = {}
+        self.windows: list[tuple[str, float, float]] = []
 
     def wrap(self, name: str, obj, attr: str = "forward"):
         original = getattr(obj, attr)
@@ -49,9 +53,43 @@ class StageTimer:
             try:
                 return original(*a, **k)
             finally:
-                self.times[name] = self.times.get(name, 0.0) + time.perf_counter() - t0
+                t1 = time.perf_counter()
+                self.times[name] = self.times.get(name, 0.0) + t1 - t0
+                self.windows.append((name, t0, t1))
 
         setattr(obj, attr, timed)
+
+
+class RssSampler:
+    """Samples this process's RSS every 10 ms in a thread."""
+
+    def __init__(self):
+        import threading
+
+        import psutil
+
+        self.samples: list[tuple[float, float]] = []
+        self._proc = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(), self._proc.memory_info().rss / 2**20))
+            self._stop.wait(0.01)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+    def peak_per_stage(self, windows) -> dict[str, float]:
+        peaks: dict[str, float] = {}
+        for name, t0, t1 in windows:
+            inside = [mb for t, mb in self.samples if t0 <= t <= t1]
+            if inside:
+                peaks[name] = max(peaks.get(name, 0.0), max(inside))
+        return peaks
 
 
 def child(which: str, folder: str, duration: float, steps: int, threads: int) -> dict:
@@ -67,6 +105,12 @@ def child(which: str, folder: str, duration: float, steps: int, threads: int) ->
     t0 = time.perf_counter()
     model = loader.load(folder, device="cpu")
     load_s = time.perf_counter() - t0
+    timer = StageTimer()
+    timer.wrap("text_encoder", model.text_encoder)
+    timer.wrap("unet_steps", model.unet)
+    timer.wrap("vae_decode", model.vae, "decode")
+    timer.wrap("vocoder", model.vocoder)
+    sampler = RssSampler()
     if which == "ours":
         from engine.pipeline import generate_waveforms
         from engine.request import RenderRequest
@@ -89,18 +133,16 @@ def child(which: str, folder: str, duration: float, steps: int, threads: int) ->
                                 unet=model.unet, scheduler=DDIMScheduler.from_config(model.scheduler_config),
                                 vocoder=model.vocoder)
         pipe.set_progress_bar_config(disable=True)
-        timer = StageTimer()
-        timer.wrap("text_encoder", model.text_encoder)
-        timer.wrap("unet_steps", model.unet)
-        timer.wrap("vae_decode", model.vae, "decode")
-        timer.wrap("vocoder", model.vocoder)
         t0 = time.perf_counter()
         wav = pipe(PROMPT, audio_length_in_s=duration, num_inference_steps=steps, guidance_scale=2.5,
                    generator=torch.Generator("cpu").manual_seed(0)).audios[0]
         wall = time.perf_counter() - t0
         stages = timer.times
+    sampler.stop()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"which": which, "wall_s": wall, "load_s": load_s, "peak_rss_mb": peak_mb, "stages": stages,
+            "stage_peak_rss_mb": sampler.peak_per_stage(timer.windows),
+            "release_weights": bool(getattr(model, "release_weights", False)),
             "samples": int(len(wav)), "peak": float(abs(wav).max()), "threads": torch.get_num_threads(),
             "wav_head": [float(x) for x in wav[:2000:100]]}
 
@@ -141,6 +183,13 @@ def main() -> None:
     for stage in ("text_encoder", "unet_steps", "vae_decode", "vocoder"):
         r, o = ref["stages"].get(stage, 0.0), ours["stages"].get(stage, 0.0)
         print(f"{stage:14}{r:12.2f}{o:12.2f}{(o / r if r else float('nan')):10.3f}")
+    print("peak RSS while each stage ran (MB; ours releases each stage's memory-mapped weights when it is "
+          f"done: {ours['release_weights']}):")
+    for stage in ("text_encoder", "unet_steps", "vae_decode", "vocoder"):
+        r, o = ref["stage_peak_rss_mb"].get(stage, 0.0), ours["stage_peak_rss_mb"].get(stage, 0.0)
+        print(f"  {stage:12}{r:12.0f}{o:12.0f}{(o / r if r else float('nan')):10.3f}")
+    target = ours["wall_s"] / ref["wall_s"] <= 0.9 and ours["peak_rss_mb"] <= 2000
+    print(f"issue 21 targets (ours/reference wall <= 0.9, peak RSS <= 2.0 GB): {'met' if target else 'NOT met'}")
     print(f"waveforms agree (first samples, 1e-4 of peak): {same}")
 
 

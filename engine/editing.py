@@ -145,7 +145,7 @@ def _reconstruction_gain(model: LoadedModel, z0: torch.Tensor, normalised: np.nd
     keep = min(t_lat, 64)
     j0 = (t_lat - keep) // 2
     n = min(keep * spl, len(normalised) - j0 * spl)
-    rendered = decode(model, z0[:, :, j0:j0 + keep], n, times).T.astype(np.float64)
+    rendered = decode(model, z0[:, :, j0:j0 + keep], n, times, final=False).T.astype(np.float64)
     source = normalised[j0 * spl:j0 * spl + n]
     edge = min(model.sample_rate // 4, n // 4) if j0 > 0 or keep < t_lat else 0
     sel = slice(edge, n - edge)

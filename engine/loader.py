@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import torch
 
-from . import paths, tuning
+from . import memory, paths, tuning
 from .errors import ModelNotAvailable
 # LoadedModel lives in engine/model.py (sampling imports it from there, not from here); re-exported
 # so `from engine.loader import LoadedModel` keeps working.
@@ -246,6 +246,11 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
     # Channels-last helps the small UNet on the CPU and slows AudioLDM-S: measured per model (engine.tuning).
     model.extra["tuning"] = tuning.choose_memory_format(unet, model.mel_bins // model.vae_scale_factor,
                                                         folder, device, dtype)
+    # Memory-mapped weights go back to the OS between stages on the CPU (engine.memory, issue 21).
+    parts = (unet, vae, text_encoder, vocoder)
+    model.release_weights = memory.should_release(parts, device)
+    model.extra["tuning"] = {**(model.extra["tuning"] or {}), "release_weights": model.release_weights,
+                             "mapped_weights_mb": round(sum(memory.mapped_bytes(m) for m in parts) / 2**20)}
     return model
 
 

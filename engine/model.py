@@ -41,6 +41,19 @@ class LoadedModel:
     text_prior: Any = None
     max_duration_s: float = AUDIOLDM_MAX_DURATION_S
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Release each component's memory-mapped weights when its stage of a render is done
+    #: (:mod:`engine.memory`; the loader decides).
+    release_weights: bool = False
+
+    def done_with(self, *parts: str) -> None:
+        """A render needs these components no more for now: with :attr:`release_weights`, their
+        memory-mapped weight pages go back to the OS (read again, from the page cache, when next used)."""
+        if not self.release_weights:
+            return
+        from . import memory
+
+        for name in parts:
+            memory.release(getattr(self, name, None))
 
     @property
     def sampler_defaults(self) -> dict[str, Any]:

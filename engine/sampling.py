@@ -99,6 +99,7 @@ def encode_prompt(model: LoadedModel, prompt: str, negative_prompt: str, guidanc
     else:
         emb = encode_text(model, [prompt])
     _sync(model.device)
+    model.done_with("text_encoder")
     if times is not None:
         times.text_encoder += time.perf_counter() - t0
     return emb
@@ -256,7 +257,7 @@ def denoise(
             preview = None
             if preview_every and ((i + 1) % preview_every == 0) and i + 1 < total:
                 clean = predicted_clean(scheduler, previous, t, out)
-                preview = decode(model, clean, n_preview_samples)[0]
+                preview = decode(model, clean, n_preview_samples, final=False)[0]
             progress(StepInfo(step=i + 1, total=total, elapsed_s=elapsed,
                               eta_s=elapsed / (i + 1) * (total - i - 1), preview=preview))
     if times is not None:
@@ -268,14 +269,23 @@ def denoise(
 
 @torch.inference_mode()
 def decode(model: LoadedModel, latents: torch.Tensor, n_samples: int | None = None,
-           times: StageTimes | None = None) -> np.ndarray:
-    """Latents -> mel -> vocoder -> (B, N) float32 waveform on the CPU, cropped to ``n_samples``."""
+           times: StageTimes | None = None, final: bool = True) -> np.ndarray:
+    """Latents -> mel -> vocoder -> (B, N) float32 waveform on the CPU, cropped to ``n_samples``.
+
+    ``final``: this is a render's decode (not a preview during sampling), so each component's
+    memory-mapped weights are released when it is done (:meth:`LoadedModel.done_with`)."""
     t0 = time.perf_counter()
+    if final:
+        model.done_with("unet")
     mel = model.vae.decode(latents / model.vae.config.scaling_factor).sample
     _sync(model.device)
+    if final:
+        model.done_with("vae")
     t1 = time.perf_counter()
     wav = model.vocoder(mel.squeeze(1))
     _sync(model.device)
+    if final:
+        model.done_with("vocoder")
     t2 = time.perf_counter()
     if times is not None:
         times.vae_decode += t1 - t0
