@@ -171,7 +171,10 @@ def test_arguments_become_one_request_or_a_clear_error(tmp_path):
     r = sub.request
     assert (sub.job_id, r.prompt, r.duration_s, r.steps, r.guidance_scale, r.seed, r.sample_rate) == \
         ("k1", "a low kick drum", 2.0, 4, 3.0, 9, 44100)
+    fast = A.parse_render("/audioldm/generate", ["k5", "a hum", 1.0, "guidance_until", 0.5], []).request
+    assert fast.guidance_until == 0.5
     cases = [
+        (["k", "x", 1.0, "guidance_until", 0.0], "guidance_until"),
         (["k"], "takes <job_id> <prompt> <duration_s>"),
         (["k", 5, 1.0], "prompt must be a string"),
         (["k", "x", 1.0, "stepz", 3], "unknown parameter 'stepz'"),

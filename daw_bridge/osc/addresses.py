@@ -89,7 +89,7 @@ def job_id_of(args: list, address: str) -> str:
 #: Optional ``name value`` pairs after the positional arguments -> (request field, parser).
 NAMED: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "steps": ("steps", _int), "guidance": ("guidance_scale", _float), "guidance_low": ("guidance_low", _float),
-    "seed": ("seed", _int), "negative": ("negative_prompt", _str), "candidates": ("candidates", _int),
+    "guidance_until": ("guidance_until", _float), "seed": ("seed", _int), "negative": ("negative_prompt", _str), "candidates": ("candidates", _int),
     "variations": ("variations", _int), "model": ("model", _str), "sample_rate": ("sample_rate", _int),
     "channels": ("channels", _int), "sample_format": ("sample_format", _str), "strength": ("strength", _float),
     "timeline_position_s": ("timeline_position_s", _float), "cutoff": ("cutoff_hz", _float),

@@ -50,7 +50,8 @@ def training_captions(seed: int, clips: int, variants: int) -> list[str]:
 
 
 def tune(model_dir: Path, out: Path, steps: int = 2000, batch: int = 64, clips: int = 12000, variants: int = 2,
-         seed: int = 20261201, keep_weight: float = 0.5, lr: float = 3e-4) -> dict:
+         seed: int = 20261201, keep_weight: float = 2.0, lr: float = 3e-4,
+         prior_weight: float = 1.0) -> dict:
     from transformers import AutoTokenizer, ClapTextModelWithProjection
 
     from .corpus.augment import Augmenter
@@ -74,8 +75,16 @@ def tune(model_dir: Path, out: Path, steps: int = 2000, batch: int = 64, clips: 
         return F.normalize(encoder(tok.input_ids, attention_mask=tok.attention_mask).text_embeds, dim=-1)
 
     student = ClapTextModelWithProjection.from_pretrained(model_dir / "text_encoder").float().train()
+    # The UNet hears the prior's output, so the rewrites must match there too (where a small turn of
+    # the text embedding can move a named pitch); the prior itself stays as it is.
+    prior = None
+    if prior_weight and (model_dir / "clap_prior" / "config.json").is_file():
+        from ..nets.clap_audio import TextToAudioPrior
+
+        prior = TextToAudioPrior.from_pretrained(model_dir / "clap_prior").float().eval().requires_grad_(False)
     with torch.no_grad():
         target = torch.cat([embed(teacher, captions[i:i + 512]) for i in range(0, len(captions), 512)])
+        target_prior = prior(target) if prior is not None else None
     forbidden = _evaluation_prompts()
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -91,12 +100,16 @@ def tune(model_dir: Path, out: Path, steps: int = 2000, batch: int = 64, clips: 
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr)
         goal = target[torch.from_numpy(idx)]
-        half = len(idx) // 2  # half the batch's own captions keep their embedding (a regulariser)
-        both = embed(student, rewrites + [captions[i] for i in idx[:half]])
+        both = embed(student, rewrites + [captions[i] for i in idx])
         moved, kept = both[: len(idx)], both[len(idx):]
         loss_rewrite = 1 - (moved * goal).sum(-1).mean()
-        loss_keep = 1 - (kept * goal[:half]).sum(-1).mean()
+        loss_keep = 1 - (kept * goal).sum(-1).mean()
         loss = loss_rewrite + keep_weight * loss_keep
+        if prior is not None:
+            heard = prior(both)
+            goal_prior = target_prior[torch.from_numpy(idx)]
+            loss = loss + prior_weight * ((1 - (heard[: len(idx)] * goal_prior).sum(-1).mean())
+                                          + keep_weight * (1 - (heard[len(idx):] * goal_prior).sum(-1).mean()))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
@@ -108,7 +121,8 @@ def tune(model_dir: Path, out: Path, steps: int = 2000, batch: int = 64, clips: 
                 f"embedding, captions at {1 - k:.3f} ({(time.perf_counter() - t0) / (step + 1):.2f} s/step)")
 
     record = {"steps": steps, "batch": batch, "clips": clips, "variants": variants, "seed": seed,
-              "keep_weight": keep_weight, "lr": lr, "captions": len(captions),
+              "keep_weight": keep_weight, "lr": lr, "prior_weight": prior_weight if prior is not None else 0.0,
+              "captions": len(captions),
               "synonym_words": len(augment.synonyms),
               "final_rewrite_cosine": float(1 - np.mean([h[0] for h in history[-100:]])),
               "final_caption_cosine": float(1 - np.mean([h[1] for h in history[-100:]])),
@@ -147,6 +161,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--clips", type=int, default=12000)
     ap.add_argument("--variants", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20261201)
+    ap.add_argument("--keep-weight", type=float, default=2.0,
+                    help="weight of keeping the captions' own embeddings against learning the rewrites")
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--prior-weight", type=float, default=1.0,
+                    help="weight of matching after the text-to-audio prior too (0: text embeddings only)")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)
     if args.threads:
@@ -163,7 +182,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("--out is the model being tuned: give another folder, or builtin:default to "
                          "replace the bundled weights on purpose")
     try:
-        record = tune(model_dir, out, args.steps, args.batch, args.clips, args.variants, args.seed)
+        record = tune(model_dir, out, args.steps, args.batch, args.clips, args.variants, args.seed,
+                      args.keep_weight, args.lr, args.prior_weight)
     except WordNetMissing as exc:
         raise SystemExit(str(exc)) from None
     log(f"text-tune finished in {record['minutes']:.1f} min")
