@@ -1,7 +1,7 @@
 """Teach the default model's text encoder wordings past its caption templates (issue 20, item 4).
 
     python -m engine.default_model.text_tune [--model builtin:default] [--out DIR|builtin:default]
-        [--steps 2000] [--batch 64] [--clips 12000] [--seed N] [--threads N]
+        [--steps 3000] [--batch 64] [--clips 12000] [--seed N] [--threads N]
 
 The default model hears a prompt through its CLAP text encoder, then the text-to-audio prior, then
 the UNet, which was trained on CLAP *audio* embeddings. Only the first link knows words, so wording
@@ -49,9 +49,9 @@ def training_captions(seed: int, clips: int, variants: int) -> list[str]:
     return sorted(set(out))
 
 
-def tune(model_dir: Path, out: Path, steps: int = 2000, batch: int = 64, clips: int = 12000, variants: int = 2,
+def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: int = 12000, variants: int = 2,
          seed: int = 20261201, keep_weight: float = 2.0, lr: float = 3e-4,
-         prior_weight: float = 1.0) -> dict:
+         prior_weight: float = 2.0) -> dict:
     from transformers import AutoTokenizer, ClapTextModelWithProjection
 
     from .corpus.augment import Augmenter
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", default="builtin:default", help="the model whose text encoder is tuned")
     ap.add_argument("--out", default=None, help=f"default: text-tuned/ in the user cache; {BUILTIN_OUT} "
                                                 "replaces the bundled weights (kept as weights.previous)")
-    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--clips", type=int, default=12000)
     ap.add_argument("--variants", type=int, default=2)
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep-weight", type=float, default=2.0,
                     help="weight of keeping the captions' own embeddings against learning the rewrites")
     ap.add_argument("--lr", type=float, default=3e-4)
-    ap.add_argument("--prior-weight", type=float, default=1.0,
+    ap.add_argument("--prior-weight", type=float, default=2.0,
                     help="weight of matching after the text-to-audio prior too (0: text embeddings only)")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)
