@@ -129,6 +129,7 @@ def child(which: str, folder: str, duration: float, steps: int, threads: int) ->
         from diffusers.pipelines.deprecated.audioldm import AudioLDMPipeline
 
         model.unet.to(memory_format=torch.contiguous_format)  # diffusers' own layout, not our tuning
+        model.vae.to(memory_format=torch.contiguous_format)
         pipe = AudioLDMPipeline(vae=model.vae, text_encoder=model.text_encoder, tokenizer=model.tokenizer,
                                 unet=model.unet, scheduler=DDIMScheduler.from_config(model.scheduler_config),
                                 vocoder=model.vocoder)

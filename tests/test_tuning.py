@@ -94,3 +94,22 @@ def test_a_loaded_model_reports_its_choice(tiny_model_dir, tmp_path, monkeypatch
     assert model.extra["tuning"]["memory_format"] == _layout(model.unet)
     assert provenance(RenderRequest(prompt="x"), model, 1, None)["memory_format"] == _layout(model.unet)
     assert loader.load(str(tiny_model_dir), device="cpu").extra["tuning"]["source"] == "stored"
+
+
+def test_the_vae_is_measured_and_stored_apart_from_the_unet(tiny_model_dir, tmp_path, monkeypatch):
+    from diffusers import AutoencoderKL
+
+    monkeypatch.setenv("AUDIOLDM_BRIDGE_CACHE", str(tmp_path))
+    monkeypatch.delenv(tuning.ENV, raising=False)
+    vae = AutoencoderKL.from_pretrained(tiny_model_dir / "vae").eval()
+    (tmp_path / "m").mkdir()
+    cpu = torch.device("cpu")
+    real = tuning.measure_vae(vae, 4, cpu, torch.float32, reps=1)  # a real decode in both formats
+    assert set(real) == set(tuning.FORMATS) and all(0 < v < 60 for v in real.values())
+    tuning.choose_memory_format(vae, 4, tmp_path / "m", cpu, torch.float32,
+                                lambda *a: {"channels_last": 0.1, "contiguous": 0.2}, part="vae")
+    stored = json.loads((tmp_path / "tuning.json").read_text())
+    assert len(stored) == 1 and next(iter(stored)).endswith("|vae")
+    wide = [m.weight for m in vae.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1
+            and m.kernel_size != (1, 1)]
+    assert wide and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in wide)
