@@ -250,6 +250,9 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
     vae_choice = tuning.choose_memory_format(vae, width, folder, device, dtype, tuning.measure_vae, part="vae")
     model.extra["tuning"] = {**model.extra["tuning"], "vae_memory_format": vae_choice["memory_format"],
                              "vae_decode_s": vae_choice["step_s"], "vae_source": vae_choice["source"]}
+    attention = tuning.choose_attention(unet, width, folder, device, dtype)
+    model.extra["tuning"].update(attention=attention["attention"], attention_step_s=attention["step_s"],
+                                 attention_source=attention["source"], threads=torch.get_num_threads())
     # Memory-mapped weights go back to the OS between stages on the CPU (engine.memory, issue 21).
     parts = (unet, vae, text_encoder, vocoder)
     model.release_weights = memory.should_release(parts, device)

@@ -8,6 +8,13 @@ first CPU load of a model, :func:`choose_memory_format` times a guided UNet step
 ``<cache>/tuning.json`` under the model folder, torch version and thread count, so later loads
 reuse them at no cost. ``AUDIOLDM_BRIDGE_MEMORY_FORMAT=channels_last|contiguous`` overrides.
 The choice and its figures are reported by ``models info`` and in each clip's provenance.
+
+The VAE's memory format is chosen the same way (:func:`measure_vae`; channels-last decodes
+AudioLDM-S's 10.24 s latent in 2.18 s against 2.36 s), and so is the UNet's attention
+implementation (:func:`choose_attention`: PyTorch's scaled-dot-product attention against diffusers'
+plain processor; AudioLDM-S, batch 2, 10.24 s: 0.77 s against 1.12 s per step). The thread count is
+torch's (all cores): on the 2-core CPU one thread took 1.46 s for that step, so it is recorded
+(``threads``) rather than searched.
 """
 
 from __future__ import annotations
@@ -135,3 +142,66 @@ def choose_memory_format(unet, width: int, folder: Path, device: torch.device, d
         source = "measured"
     unet.to(memory_format=FORMATS[entry["memory_format"]])
     return {"memory_format": entry["memory_format"], "source": source, "step_s": entry.get("step_s")}
+
+
+def _processors():
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+    return {"sdpa": AttnProcessor2_0, "default": AttnProcessor}
+
+
+def measure_attention(unet, width: int, device: torch.device, dtype: torch.dtype, reps: int = 2,
+                      timer: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """Seconds per guided UNet step with each attention implementation (PyTorch's
+    scaled-dot-product attention, diffusers' default since torch 2, against the plain processor)."""
+    x, labels = _step_inputs(unet, width, device, dtype)
+    x = x.contiguous(memory_format=torch.channels_last) if _is_channels_last(unet) else x
+    t = torch.tensor(500, device=device)
+    best = {name: float("inf") for name in _processors()}
+    with torch.inference_mode():
+        for rep in range(reps + 1):
+            for name, proc in _processors().items():
+                unet.set_attn_processor(proc())
+                start = timer()
+                unet(x, t, encoder_hidden_states=None, class_labels=labels)
+                if rep:
+                    best[name] = min(best[name], timer() - start)
+    return best
+
+
+def _is_channels_last(module) -> bool:
+    for m in module.modules():
+        if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1 and m.kernel_size != (1, 1):
+            return m.weight.is_contiguous(memory_format=torch.channels_last) and not m.weight.is_contiguous()
+    return False
+
+
+def choose_attention(unet, width: int, folder: Path, device: torch.device, dtype: torch.dtype,
+                     measure_fn: Callable[..., dict[str, float]] = measure_attention) -> dict[str, Any]:
+    """Give ``unet`` the attention implementation that measured faster for this model here
+    (stored like the memory format); a UNet without attention layers keeps what it has."""
+    if not getattr(unet, "attn_processors", None):
+        return {"attention": "none", "source": "no attention layers", "step_s": None}
+    if device.type != "cpu":
+        unet.set_attn_processor(_processors()["sdpa"]())
+        return {"attention": "sdpa", "source": "default", "step_s": None}
+    store, key = _store(), _key(folder, device) + "|attention"
+    data = _read(store)
+    entry = data.get(key)
+    if isinstance(entry, dict) and entry.get("attention") in _processors():
+        source = "stored"
+    else:
+        try:
+            step_s = measure_fn(unet, width, device, dtype)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            unet.set_attn_processor(_processors()["sdpa"]())
+            return {"attention": "sdpa", "source": f"default (not measured: {exc})", "step_s": None}
+        entry = {"attention": min(step_s, key=step_s.get), "step_s": step_s}
+        data[key] = entry
+        try:
+            _write(store, data)
+        except OSError:
+            pass
+        source = "measured"
+    unet.set_attn_processor(_processors()[entry["attention"]]())
+    return {"attention": entry["attention"], "source": source, "step_s": entry.get("step_s")}

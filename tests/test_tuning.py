@@ -113,3 +113,21 @@ def test_the_vae_is_measured_and_stored_apart_from_the_unet(tiny_model_dir, tmp_
     wide = [m.weight for m in vae.modules() if isinstance(m, torch.nn.Conv2d) and m.in_channels > 1
             and m.kernel_size != (1, 1)]
     assert wide and all(w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous() for w in wide)
+
+
+def test_the_attention_implementation_is_measured_stored_and_applied(unet, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIOLDM_BRIDGE_CACHE", str(tmp_path))
+    (tmp_path / "m").mkdir()
+    cpu = torch.device("cpu")
+    if not unet.attn_processors:
+        assert tuning.choose_attention(unet, 16, tmp_path / "m", cpu, torch.float32)["attention"] == "none"
+        return
+    real = tuning.measure_attention(unet, 16, cpu, torch.float32, reps=1)
+    assert set(real) == {"sdpa", "default"} and all(0 < v < 60 for v in real.values())
+    first = tuning.choose_attention(unet, 16, tmp_path / "m", cpu, torch.float32,
+                                    lambda *a: {"sdpa": 0.3, "default": 0.2})
+    assert (first["attention"], first["source"]) == ("default", "measured")
+    assert {type(p).__name__ for p in unet.attn_processors.values()} == {"AttnProcessor"}
+    again = tuning.choose_attention(unet, 16, tmp_path / "m", cpu, torch.float32,
+                                    lambda *a: pytest.fail("measured twice"))
+    assert (again["attention"], again["source"]) == ("default", "stored")
