@@ -74,10 +74,10 @@ SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.0015, beta_end=0.0195, b
 #: The exported model's default sampler settings (``"sampler"`` in ``audioldm_bridge.json``), measured
 #: on the held-out checks (DPM-Solver++ 10 steps, 4 seeds, 216 checks): plain guidance 3, 84.3 %;
 #: frequency-decoupled guidance with the spectral tilt at 1 and the rest at 3, 86.1 %, at 3.5, 88.0 %.
-#: 10 steps instead of 20 cost 1 point (2 seeds) and halve the render time; with the wording-tuned
-#: text encoder (issue 21), 7 steps scored 90.7 % (main set) and 75.0 % (unseen wording) against
-#: 89.8 / 74.4 % at 10, in 0.25 s per 2.56 s clip instead of 0.31 (docs/default-model.md).
-SAMPLER = {"steps": 7, "guidance_scale": 3.5, "guidance_low": 1.0}
+#: 10 steps instead of 20 cost 1 point (2 seeds) and halve the render time; 8 steps scored 89.4 %
+#: against 90.3 % at 10 (4 seeds, within one point) in 0.27 s per clip instead of 0.32 (issue 21;
+#: 7 steps 88.9 %; guiding only the first part of the steps measured worse, docs/default-model.md).
+SAMPLER = {"steps": 8, "guidance_scale": 3.5, "guidance_low": 1.0}
 #: ``--out`` spelling of the bundled weights folder (engine/default_model/weights), the model that
 #: ``builtin:default`` names. Exporting there replaces the shipped model, so it is never the default.
 BUILTIN_OUT = "builtin:default"
