@@ -246,9 +246,9 @@ def test_style_transfer_distance_to_the_source_grows_with_strength(tmp_path, mod
     captured = []
     real_decode = editing.decode
 
-    def spy(m, latents, n=None, times=None):
+    def spy(m, latents, n=None, times=None, **kw):
         captured.append(latents.clone())
-        return real_decode(m, latents, n, times)
+        return real_decode(m, latents, n, times, **kw)
 
     monkeypatch.setattr(editing, "decode", spy)
     distances = []
