@@ -108,6 +108,24 @@ def measure_vae(vae, width: int, device: torch.device, dtype: torch.dtype, reps:
     return best
 
 
+def _stored_or_measured(key: str, field: str, choices, measure_once: Callable[[], dict[str, float]]):
+    """``(entry, "stored"|"measured")``: the choice stored under ``key`` when it names one of
+    ``choices``, else measured now (the fastest of ``measure_once()``'s seconds) and stored."""
+    store = _store()
+    data = _read(store)
+    entry = data.get(key)
+    if isinstance(entry, dict) and entry.get(field) in choices:
+        return entry, "stored"
+    step_s = measure_once()
+    entry = {field: min(step_s, key=step_s.get), "step_s": step_s}
+    data[key] = entry
+    try:
+        _write(store, data)
+    except OSError:
+        pass  # a read-only cache measures again next time; the choice still stands
+    return entry, "measured"
+
+
 def choose_memory_format(unet, width: int, folder: Path, device: torch.device, dtype: torch.dtype,
                          measure_fn: Callable[..., dict[str, float]] = measure, part: str = "unet") -> dict[str, Any]:
     """Put ``unet`` (or, with ``part="vae"``, the VAE measured by :func:`measure_vae`) in the memory
@@ -122,24 +140,13 @@ def choose_memory_format(unet, width: int, folder: Path, device: torch.device, d
         return {"memory_format": forced, "source": "override", "step_s": None}
     if device.type != "cpu":  # cuDNN picks its own layouts; nothing measured to go on
         return {"memory_format": "contiguous", "source": "default", "step_s": None}
-    store, key = _store(), _key(folder, device) + ("" if part == "unet" else f"|{part}")
-    data = _read(store)
-    entry = data.get(key)
-    if isinstance(entry, dict) and entry.get("memory_format") in FORMATS:
-        source = "stored"
-    else:
-        try:
-            step_s = measure_fn(unet, width, device, dtype)
-        except (RuntimeError, ValueError, TypeError) as exc:  # an unusual UNet: render as it is
-            unet.to(memory_format=torch.contiguous_format)
-            return {"memory_format": "contiguous", "source": f"default (not measured: {exc})", "step_s": None}
-        entry = {"memory_format": min(step_s, key=step_s.get), "step_s": step_s}
-        data[key] = entry
-        try:
-            _write(store, data)
-        except OSError:
-            pass  # a read-only cache measures again next time; the choice still stands
-        source = "measured"
+    key = _key(folder, device) + ("" if part == "unet" else f"|{part}")
+    try:
+        entry, source = _stored_or_measured(key, "memory_format", FORMATS,
+                                            lambda: measure_fn(unet, width, device, dtype))
+    except (RuntimeError, ValueError, TypeError) as exc:  # an unusual UNet: render as it is
+        unet.to(memory_format=torch.contiguous_format)
+        return {"memory_format": "contiguous", "source": f"default (not measured: {exc})", "step_s": None}
     unet.to(memory_format=FORMATS[entry["memory_format"]])
     return {"memory_format": entry["memory_format"], "source": source, "step_s": entry.get("step_s")}
 
@@ -185,23 +192,11 @@ def choose_attention(unet, width: int, folder: Path, device: torch.device, dtype
     if device.type != "cpu":
         unet.set_attn_processor(_processors()["sdpa"]())
         return {"attention": "sdpa", "source": "default", "step_s": None}
-    store, key = _store(), _key(folder, device) + "|attention"
-    data = _read(store)
-    entry = data.get(key)
-    if isinstance(entry, dict) and entry.get("attention") in _processors():
-        source = "stored"
-    else:
-        try:
-            step_s = measure_fn(unet, width, device, dtype)
-        except (RuntimeError, ValueError, TypeError) as exc:
-            unet.set_attn_processor(_processors()["sdpa"]())
-            return {"attention": "sdpa", "source": f"default (not measured: {exc})", "step_s": None}
-        entry = {"attention": min(step_s, key=step_s.get), "step_s": step_s}
-        data[key] = entry
-        try:
-            _write(store, data)
-        except OSError:
-            pass
-        source = "measured"
+    try:
+        entry, source = _stored_or_measured(_key(folder, device) + "|attention", "attention", _processors(),
+                                            lambda: measure_fn(unet, width, device, dtype))
+    except (RuntimeError, ValueError, TypeError) as exc:
+        unet.set_attn_processor(_processors()["sdpa"]())
+        return {"attention": "sdpa", "source": f"default (not measured: {exc})", "step_s": None}
     unet.set_attn_processor(_processors()[entry["attention"]]())
     return {"attention": entry["attention"], "source": source, "step_s": entry.get("step_s")}
