@@ -80,3 +80,30 @@ def test_the_default_table_covers_the_training_vocabulary_with_sound_senses(tmp_
     assert "deep" in table["low"] and "shrill" in table["high"]
     # Parts of speech as the captions use them: "white" noise is an adjective, not "to whiten".
     assert not {"whiten", "blanch"} & set(table.get("white", ()))
+
+
+@needs_wordnet
+def test_text_tune_writes_a_model_that_differs_only_in_its_text_encoder(tmp_path, monkeypatch):
+    import json
+
+    from engine import loader, paths
+    from engine.default_model import text_tune
+
+    monkeypatch.setenv("AUDIOLDM_BRIDGE_CACHE", str(tmp_path / "cache"))
+    A.wordnet.cache_clear()
+    A.default_synonyms.cache_clear()
+    out = tmp_path / "tuned"
+    out.mkdir()
+    (out / "mine.txt").write_text("an earlier export")
+    record = text_tune.tune(paths.default_model_dir(), out, steps=3, batch=8, clips=20, variants=1)
+    assert record["steps"] == 3 and record["captions"] >= 20 and record["synonym_words"] > 80
+    assert (tmp_path / "tuned.previous" / "mine.txt").is_file()  # what was there is kept, not lost
+    meta = json.loads((out / "audioldm_bridge.json").read_text())
+    assert meta["text_tune"]["steps"] == 3 and meta["sampler"]
+    bundled = paths.default_model_dir()
+    assert (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == \
+        (bundled / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+    assert (out / "text_encoder" / "model.safetensors").read_bytes() != \
+        (bundled / "text_encoder" / "model.safetensors").read_bytes()
+    model = loader.load(str(out), device="cpu")
+    assert model.text_encoder is not None and model.text_prior is not None

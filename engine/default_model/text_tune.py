@@ -175,10 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     model_dir = paths.default_model_dir() if args.model == BUILTIN_OUT else Path(args.model).expanduser()
     if not (model_dir / "text_encoder").is_dir():
         raise SystemExit(f"{model_dir} is not a default-model folder (no text_encoder/ in it)")
-    out = output_folder(args.out, paths.cache_dir() / "text-tune")
-    if args.out is None:
-        out = paths.cache_dir() / "text-tuned"
-    if out.resolve() == model_dir.resolve() and not (args.out == BUILTIN_OUT):
+    out = paths.cache_dir() / "text-tuned" if args.out is None else output_folder(args.out, paths.cache_dir())
+    if out.resolve() == model_dir.resolve() and args.out != BUILTIN_OUT:
         raise SystemExit("--out is the model being tuned: give another folder, or builtin:default to "
                          "replace the bundled weights on purpose")
     try:
