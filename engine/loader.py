@@ -243,21 +243,21 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
         scheduler_config=scheduler_config, clap=clap, clap_processor=clap_processor, text_prior=text_prior,
         max_duration_s=float(meta.get("max_duration_s", AUDIOLDM_MAX_DURATION_S)), extra=dict(meta),
     )
-    # Channels-last helps the small UNet on the CPU and slows AudioLDM-S: measured per model (engine.tuning).
+    # Speed choices measured per model (engine.tuning): channels-last helps the small UNet on the CPU
+    # and slows AudioLDM-S's; the VAE and the attention implementation likewise.
     width = model.mel_bins // model.vae_scale_factor
-    model.extra["tuning"] = tuning.choose_memory_format(unet, width, folder, device, dtype)
-    # The VAE too: channels-last decodes AudioLDM-S's 10.24 s latent in 2.18 s against 2.36 s.
+    choice = tuning.choose_memory_format(unet, width, folder, device, dtype)
     vae_choice = tuning.choose_memory_format(vae, width, folder, device, dtype, tuning.measure_vae, part="vae")
-    model.extra["tuning"] = {**model.extra["tuning"], "vae_memory_format": vae_choice["memory_format"],
-                             "vae_decode_s": vae_choice["step_s"], "vae_source": vae_choice["source"]}
     attention = tuning.choose_attention(unet, width, folder, device, dtype)
-    model.extra["tuning"].update(attention=attention["attention"], attention_step_s=attention["step_s"],
-                                 attention_source=attention["source"], threads=torch.get_num_threads())
-    # Memory-mapped weights go back to the OS between stages on the CPU (engine.memory, issue 21).
-    parts = (unet, vae, text_encoder, vocoder)
-    model.release_weights = memory.should_release(parts, device)
-    model.extra["tuning"] = {**(model.extra["tuning"] or {}), "release_weights": model.release_weights,
-                             "mapped_weights_mb": round(sum(memory.mapped_bytes(m) for m in parts) / 2**20)}
+    # Memory-mapped weights go back to the OS between stages on the CPU (engine.memory).
+    mapped = memory.mapped_bytes(unet, vae, text_encoder, vocoder)
+    model.release_weights = memory.should_release(mapped, device)
+    model.extra["tuning"] = {
+        **choice, "vae_memory_format": vae_choice["memory_format"], "vae_decode_s": vae_choice["step_s"],
+        "vae_source": vae_choice["source"], "attention": attention["attention"],
+        "attention_step_s": attention["step_s"], "attention_source": attention["source"],
+        "threads": torch.get_num_threads(), "release_weights": model.release_weights,
+        "mapped_weights_mb": round(mapped / 2**20)}
     return model
 
 

@@ -27,6 +27,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from functools import lru_cache
 
 ENV = "AUDIOLDM_BRIDGE_RELEASE_WEIGHTS"
 #: Below this much memory-mapped weight (the built-in model has 30 MB) releasing saves nothing that matters.
@@ -74,12 +75,20 @@ def _tensor_starts(module) -> list[int]:
     return [t.data_ptr() for t in tensors if t.device.type == "cpu"]
 
 
-def mapped_bytes(module) -> int:
-    """How many bytes of ``module``'s weights live in memory-mapped weight files."""
-    if module is None or not supported():
+def mapped_bytes(*modules) -> int:
+    """How many bytes of these modules' weights live in memory-mapped weight files."""
+    modules = [m for m in modules if m is not None]
+    if not modules or not supported():
         return 0
-    starts = _tensor_starts(module)
+    starts = [p for m in modules for p in _tensor_starts(m)]
     return sum(m.end - m.start for m in weight_mappings() if any(m.start <= p < m.end for p in starts))
+
+
+@lru_cache(maxsize=1)
+def _madvise():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return libc.madvise
 
 
 def release(module) -> int:
@@ -88,23 +97,22 @@ def release(module) -> int:
     if module is None or not supported():
         return 0
     starts = _tensor_starts(module)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise = _madvise()
     released = 0
     for m in weight_mappings():
         if m.anonymous_bytes or not m.rss_bytes or not any(m.start <= p < m.end for p in starts):
             continue
-        if libc.madvise(m.start, m.end - m.start, MADV_DONTNEED) == 0:
+        if madvise(m.start, m.end - m.start, MADV_DONTNEED) == 0:
             released += m.rss_bytes
     return released
 
 
-def should_release(modules, device) -> bool:
-    """The loader's choice: on the CPU, when the memory-mapped weights pass :data:`THRESHOLD_BYTES`
-    (``AUDIOLDM_BRIDGE_RELEASE_WEIGHTS`` overrides)."""
+def should_release(mapped: int, device) -> bool:
+    """The loader's choice: on the CPU, when ``mapped`` bytes of weights (:func:`mapped_bytes`) pass
+    :data:`THRESHOLD_BYTES` (``AUDIOLDM_BRIDGE_RELEASE_WEIGHTS`` overrides)."""
     forced = os.environ.get(ENV, "").strip()
     if forced in ("0", "1"):
         return forced == "1" and supported()
     if getattr(device, "type", str(device)) != "cpu" or not supported():
         return False
-    return sum(mapped_bytes(m) for m in modules if m is not None) >= THRESHOLD_BYTES
+    return mapped >= THRESHOLD_BYTES

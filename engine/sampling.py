@@ -237,6 +237,7 @@ def denoise(
         known_noise = torch.randn(known.shape, generator=generator, dtype=torch.float32).to(known)
 
     total = len(timesteps)
+    n_guided = total if guidance_until is None else guided_steps(guidance_until, total)
     t_start = time.perf_counter()
     for i, t in enumerate(timesteps):
         if cancel is not None and cancel():
@@ -244,7 +245,7 @@ def denoise(
         if known is not None:
             noised = scheduler.add_noise(known, known_noise, t.reshape(1))
             latents = noised * mask + latents * (1 - mask)
-        guided = cfg and (guidance_until is None or i < guided_steps(guidance_until, total))
+        guided = cfg and i < n_guided
         model_in = torch.cat([latents] * 2) if guided else latents
         model_in = scheduler.scale_model_input(model_in, t)
         labels = cond if guided or not cfg else cond[len(cond) // 2:]  # [uncond, cond] -> cond

@@ -53,11 +53,14 @@ def test_the_loader_decides_by_size_and_the_environment_overrides(monkeypatch):
     cpu = torch.device("cpu")
     monkeypatch.delenv(memory.ENV, raising=False)
     small = torch.nn.Linear(4, 4)
-    assert memory.should_release([small], cpu) is False  # not memory-mapped at all
+    assert memory.mapped_bytes(small) == 0  # not memory-mapped at all
+    assert memory.should_release(memory.mapped_bytes(small), cpu) is False
+    assert memory.should_release(memory.THRESHOLD_BYTES, cpu) is True
+    assert memory.should_release(memory.THRESHOLD_BYTES, torch.device("meta")) is False
     monkeypatch.setenv(memory.ENV, "1")
-    assert memory.should_release([small], cpu) is True
+    assert memory.should_release(0, cpu) is True
     monkeypatch.setenv(memory.ENV, "0")
-    assert memory.should_release([small], cpu) is False
+    assert memory.should_release(memory.THRESHOLD_BYTES, cpu) is False
 
 
 def test_a_render_that_releases_weights_between_stages_sounds_the_same(tiny_model_dir, models):
