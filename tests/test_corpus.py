@@ -359,3 +359,60 @@ def test_caption_variants_describe_the_same_clip_in_other_words():
                  if C.make_caption(s)[1].get("background") == "rain")
     phrases = C._BACKGROUND_PHRASES["rain"]
     assert all(any(p in v for p in phrases) for v in C.caption_variants(mixed, 4))
+
+
+# ------------------------------------------------ issue 20: voices, sustain ---
+
+def _band_balance(x: np.ndarray, sr: int) -> tuple[float, float]:
+    """(1-4 kHz, 4.5-7.5 kHz) band levels in dB against the 0.1-1 kHz band."""
+    from scipy.signal import welch
+
+    f, p = welch(x, sr, nperseg=1024)
+    low, mid, high = (10 * np.log10(p[(f >= lo) & (f < hi)].mean()) for lo, hi in ((100, 1000), (1000, 4000), (4500, 7500)))
+    return mid - low, high - low
+
+
+def test_voice_families_have_the_upper_band_of_real_speech():
+    """The voice-like families exist to teach super-resolution an upper band: their 4.5-7.5 kHz band
+    must sit where real speech's does (the alsa-utils test voices: 21-40 dB under 0.1-1 kHz), not at
+    the -60 dB or more of the corpus's tones."""
+    import soundfile as sf
+
+    real = []
+    for name in ("Front_Center", "Front_Left", "Rear_Right", "Side_Left"):
+        path = f"/usr/share/sounds/alsa/{name}.wav"
+        try:
+            x, sr = sf.read(path)
+        except (OSError, RuntimeError):
+            continue
+        real.append(_band_balance(x if x.ndim == 1 else x.mean(axis=1), sr)[1])
+    for family in ("talking", "whisper", "crowd"):
+        highs = [_band_balance(ex.audio, SR)[1] for ex in _examples(family, 6)]
+        assert -45 < np.mean(highs) < -12, (family, highs)
+        if real:
+            assert min(real) - 12 < np.mean(highs) < max(real) + 12, (family, np.mean(highs), real)
+    sine = [_band_balance(ex.audio, SR)[1] for ex in _examples("sine_tone", 6)]
+    assert np.mean(sine) < -50  # the reference point: a tone has no such band
+
+
+def test_steady_long_notes_are_held_to_the_end_of_the_clip():
+    held = 0
+    for ex in _examples("sine_tone", 80) + _examples("brown_noise", 40):
+        a = ex.attributes
+        if a.get("envelope") == "steady" and a.get("length") == "long":
+            held += 1
+            assert D.effective_duration_s(ex.audio, SR) >= 0.93 * C.DEFAULT_DURATION_S, ex.caption
+    assert held >= 10
+
+
+def test_an_unsaid_length_and_envelope_mean_a_sustained_sound():
+    """Tones and textures that are short, fading, swelling or decaying always say so, so a prompt that
+    names neither ("a sine tone") is heard as a sound held for the whole length."""
+    seen = 0
+    for family in ("sine_tone", "saw_tone", "white_noise", "brown_noise", "pad", "rumble"):
+        for ex in _examples(family, 80):
+            if not {"length", "envelope"} & set(ex.mentioned):
+                seen += 1
+                assert ex.attributes.get("length") != "short" and ex.attributes.get("envelope") in (None, "steady"), \
+                    (ex.caption, ex.attributes)
+    assert seen >= 20

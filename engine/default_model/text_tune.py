@@ -128,27 +128,30 @@ def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: 
               "final_caption_cosine": float(1 - np.mean([h[1] for h in history[-100:]])),
               "minutes": (time.perf_counter() - t0) / 60,
               "wordnet": "Princeton WordNet 3.0 (Debian wordnet-base), NLTK reader"}
-    export(model_dir, out, student, meta, record)
+    # fp16, as exported models are
+    export_model(model_dir, out, {"text_encoder": student.half()}, {"text_tune": record}, "text-tune")
     return record
 
 
-def export(model_dir: Path, out: Path, student, meta: dict, record: dict) -> None:
-    """The model folder with the tuned text encoder (fp16, as exported models are), atomically;
-    a folder already at ``out`` is moved to ``<out>.previous``."""
+def export_model(model_dir: Path, out: Path, parts: dict, meta_update: dict, tag: str) -> None:
+    """``model_dir`` copied to ``out`` with the sub-folders named in ``parts`` replaced by those modules
+    (``save_pretrained``) and ``meta_update`` merged into ``audioldm_bridge.json``, atomically; a folder
+    already at ``out`` is moved to ``<out>.previous``."""
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(model_dir, tmp, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.rmtree(tmp / "text_encoder")
-    student.eval().half().save_pretrained(tmp / "text_encoder")
-    meta = {**meta, "text_tune": record}
+    for name, module in parts.items():
+        shutil.rmtree(tmp / name)
+        module.eval().save_pretrained(tmp / name)
+    meta = {**json.loads((model_dir / "audioldm_bridge.json").read_text()), **meta_update}
     (tmp / "audioldm_bridge.json").write_text(json.dumps(meta, indent=2, default=list))
     if out.exists():
         backup = out.with_name(out.name + ".previous")
         shutil.rmtree(backup, ignore_errors=True)
         os.replace(out, backup)
-        log(f"text-tune: the model that was in {out} is now in {backup}")
+        log(f"{tag}: the model that was in {out} is now in {backup}")
     os.replace(tmp, out)
-    log(f"text-tune: wrote {out}")
+    log(f"{tag}: wrote {out}")
 
 
 def main(argv: list[str] | None = None) -> None:

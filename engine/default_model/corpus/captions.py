@@ -39,10 +39,15 @@ def _standard_mentions(fam: Family, p: dict, rng: np.random.Generator) -> list[M
         out.append(Mention("pitch", _PITCH_PHRASES[p["pitch"]]))
     if p.get("brightness") in _BRIGHTNESS_PHRASES:
         out.append(Mention("brightness", _BRIGHTNESS_PHRASES[p["brightness"]]))
+    # Tones and textures that are not held steadily say so (issue 20): unsaid length and envelope then
+    # mean a sustained sound that fills the clip, which is what a user asking for "a sine tone" wants.
+    sustained_default = kind != "hit"
     if p.get("length") in ("short", "long"):
-        out.append(Mention("length", _LENGTH_PHRASES[kind][p["length"]]))
+        out.append(Mention("length", _LENGTH_PHRASES[kind][p["length"]],
+                           sustained_default and p["length"] == "short"))
     if p.get("envelope") in _ENVELOPE_PHRASES:
-        out.append(Mention("envelope", _ENVELOPE_PHRASES[p["envelope"]]))
+        out.append(Mention("envelope", _ENVELOPE_PHRASES[p["envelope"]],
+                           sustained_default and p["envelope"] != "steady" and p.get("length") != "short"))
     if fam.generic_rhythm and p.get("rhythm") == "single":
         out.append(Mention("rhythm", _SINGLE_PHRASES["hit" if kind == "hit" else "tone"]))
     if fam.generic_rhythm and p.get("rhythm") == "repeated":

@@ -34,6 +34,10 @@ from .effects import (
     _glitch_params, _GLITCH_RANGES, _glitch_synth, _heart_params, _HEART_RANGES, _heart_synth,
     _STEP_RANGES, _steps_params, _steps_synth, _whoosh_params, _WHOOSH_RANGES, _whoosh_synth,
 )
+from .voices import (
+    _CROWD_RANGES, _crowd_params, _crowd_synth, _SING_RANGES, _speaker_mentions, _sung_params, _sung_synth,
+    _talk_params, _talk_synth, _VOICE_RANGES, _whisper_params, _whisper_synth,
+)
 from .phrases import (
     _alarm_mentions, _bubble_mentions, _chimes_mentions, _chord_mentions, _clock_mentions,
     _heart_mentions, _mains_mentions, Mention, Noun, _rain_mentions, _siren_mentions, _steps_mentions,
@@ -166,6 +170,19 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            _bubbles_synth, generic_rhythm=False, mentions=_bubble_mentions),
     Family("glitch", _nouns("glitch", "digital glitch", "bitcrushed glitch", "glitchy stutter",
                             "lo-fi bitcrushed texture"), _GLITCH_RANGES, _glitch_params, _glitch_synth),
+    # voices (issue 20: broadband acoustic material for super-resolution)
+    Family("talking", _nouns("talking voice", "speaking voice", "voice talking", "spoken voice")
+           + _mass("speech", "someone talking"), _VOICE_RANGES, _talk_params, _talk_synth, kind="texture",
+           generic_rhythm=False, mentions=_speaker_mentions),
+    Family("singing", _nouns("sung note", "singing voice", "hummed note", "hummed melody", "sung melody"),
+           _SING_RANGES, _sung_params, _sung_synth, kind="tone", texture="tonal", generic_rhythm=False,
+           mentions=_speaker_mentions),
+    Family("whisper", _nouns("whisper", "whispered voice", "whispering voice") + _mass("whispered speech"),
+           _VOICE_RANGES, _whisper_params, _whisper_synth, kind="texture",
+           generic_rhythm=False, mentions=_speaker_mentions),
+    Family("crowd", _mass("crowd babble", "crowd chatter", "people talking", "chattering crowd"),
+           _CROWD_RANGES, _crowd_params, _crowd_synth, kind="texture", role="background",
+           generic_rhythm=False),
 )}
 
 BACKGROUND_FAMILIES = tuple(name for name, f in FAMILIES.items() if f.role == "background")

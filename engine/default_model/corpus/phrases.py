@@ -244,6 +244,7 @@ _BACKGROUND_PHRASES = {
     "rain": ("rain", "falling rain"), "wind": ("wind", "blowing wind"), "surf": ("ocean waves", "surf"),
     "rumble": ("a low rumble", "rumble"), "engine_hum": ("an engine hum", "a motor hum"),
     "mains_hum": ("electrical hum", "mains hum"), "pad": ("a synth pad", "a pad"),
+    "crowd": ("crowd chatter", "a murmur of voices", "people talking"),
 }
 _MIX_TEMPLATES = (
     "{fg} with {bg} in the background", "{fg} over {bg}", "{fg}, with {bg} behind it",

@@ -1,0 +1,286 @@
+"""Fine-tune the default model's UNet and prior on the current corpus (issue 20, items 2 and 3).
+
+    python -m engine.default_model.unet_tune [--model builtin:default] [--out DIR|builtin:default]
+        [--work DIR] [--clips 12000] [--long-clips 1500] [--steps 1500] [--batch 32] [--lr 1e-4]
+        [--prior-steps 2000] [--seed N] [--threads N]
+
+Cheaper than retraining on the 2-core CPU: the VAE, the CLAP encoders and the vocoder stay as they
+are; the corpus is synthesised again with what the bundled weights never saw (voice-like families,
+steady notes held to the clip's end, unsaid envelope meaning sustained), and
+
+1. corpus  ``--clips`` clips of 2.56 s and ``--long-clips`` of 5.12 s (other seeds), log-mels
+2. data    VAE latent posteriors, CLAP audio embeddings (of the first 2.56 s), text embeddings of each
+           clip's caption and two other wordings
+3. prior   the text-to-audio prior continues from its weights on the new captions (``--prior-steps``)
+4. unet    the UNet (and its EMA) continues from its weights, v-prediction as in training, on crops of
+           every length a user asks for: a quarter of the batches whole 2.56 s clips, 15 % whole
+           5.12 s clips, the rest 0.5-2.5 s crops from the start of clips whose sound is sustained
+           (steady notes, textures, voices), so that a sustained sound learns to fill any width
+5. export  a whole model folder with ``unet/`` and ``clap_prior/`` replaced and an ``"unet_tune"``
+           record in ``audioldm_bridge.json``; what ``--out`` held becomes ``<out>.previous``
+
+Each stage keeps its result in ``--work`` (default ``unet-tune/`` in the user cache) and is skipped
+when it is there; the UNet saves a checkpoint every 100 steps and resumes from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import paths
+from ..frontend import log_mel
+from .train import (BUILTIN_OUT, CLIP_FRAMES, CLIP_S, EVAL_BATCH, SCHEDULER, Checkpoint, log, lr_at,
+                    output_folder, publish, text_embeds)
+
+LONG_S = 2 * CLIP_S
+#: Families whose sound goes on for the whole clip whatever its envelope words (crops keep their facts).
+SUSTAINED_FAMILIES = frozenset({"rain", "wind", "surf", "engine_hum", "mains_hum", "talking", "whisper",
+                                "crowd", "singing"})
+
+
+def _example(args):
+    from .corpus import make_example
+
+    seed, duration = args
+    ex = make_example(seed, duration_s=duration)
+    attrs = {k: v for k, v in ex.attributes.items() if isinstance(v, (str, int, float, bool)) or v is None}
+    return ex.audio, ex.caption, attrs
+
+
+def corpus_seeds(seed: int, n: int, offset: int = 0) -> list[int]:
+    from .corpus import example_seed
+
+    return [example_seed(seed, offset + i) for i in range(n)]
+
+
+def stage_corpus(work: Path, seed: int, clips: int, long_clips: int) -> None:
+    if (work / "corpus.json").exists():
+        return
+    t0 = time.perf_counter()
+    meta = {}
+    for name, n, dur, offset in (("short", clips, CLIP_S, 0), ("long", long_clips, LONG_S, clips)):
+        jobs = [(s, dur) for s in corpus_seeds(seed, n, offset)]
+        with get_context("spawn").Pool(max(1, os.cpu_count() or 1)) as pool:
+            items = pool.map(_example, jobs, chunksize=64)
+        frames = int(round(dur * 100))
+        mels = np.zeros((n, frames, 64), dtype=np.float16)
+        for start in range(0, n, 128):
+            batch = torch.from_numpy(np.stack([a for a, *_ in items[start:start + 128]]))
+            mels[start:start + len(batch)] = log_mel(batch)[:, :frames].numpy().astype(np.float16)
+        np.save(work / f"mels-{name}.npy", mels)
+        meta[name] = {"seeds": [s for s, _ in jobs], "captions": [c for _, c, _ in items],
+                      "attributes": [a for *_, a in items]}
+        log(f"unet-tune corpus: {n} clips of {dur:g} s ({time.perf_counter() - t0:.0f} s)")
+    (work / "corpus.json").write_text(json.dumps(meta))
+
+
+def sustained(attrs: dict) -> bool:
+    return attrs.get("envelope") == "steady" or attrs.get("family") in SUSTAINED_FAMILIES
+
+
+def stage_data(work: Path, model_dir: Path) -> None:
+    from diffusers import AutoencoderKL
+    from transformers import AutoTokenizer, ClapTextModelWithProjection
+
+    from ..nets.clap_audio import SmallClapAudio
+    from .corpus import caption_variants
+
+    if (work / "data.pt").exists():
+        return
+    t0 = time.perf_counter()
+    meta = json.loads((work / "corpus.json").read_text())
+    vae = AutoencoderKL.from_pretrained(model_dir / "vae").float().eval()
+    audio = SmallClapAudio.from_pretrained(model_dir / "clap_audio").float().eval()
+    text = ClapTextModelWithProjection.from_pretrained(model_dir / "text_encoder").float().eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
+    data = {}
+    with torch.no_grad():
+        for name, dur in (("short", CLIP_S), ("long", LONG_S)):
+            mels = np.load(work / f"mels-{name}.npy")
+            means, stds, embs = [], [], []
+            for i in range(0, len(mels), EVAL_BATCH):
+                x = torch.from_numpy(mels[i:i + EVAL_BATCH].astype(np.float32))
+                post = vae.encode(x[:, None]).latent_dist
+                means.append((post.mean * vae.config.scaling_factor).half())
+                stds.append((post.std * vae.config.scaling_factor).half())
+                embs.append(audio(x[:, :CLIP_FRAMES]))
+            data[name] = {"mean": torch.cat(means), "std": torch.cat(stds), "audio": torch.cat(embs),
+                          "sustained": torch.tensor([sustained(a) for a in meta[name]["attributes"]])}
+            log(f"unet-tune data: {name} latents {tuple(data[name]['mean'].shape)} ({time.perf_counter() - t0:.0f} s)")
+        texts, clips = list(meta["short"]["captions"]), list(range(len(meta["short"]["captions"])))
+        for i, s in enumerate(meta["short"]["seeds"]):
+            v = caption_variants(s, 2, duration_s=CLIP_S)
+            texts += v
+            clips += [i] * len(v)
+        data["prior"] = {"text": text_embeds(text, tokenizer, texts), "clip": torch.tensor(clips)}
+        data["empty"] = text_embeds(text, tokenizer, [""])[0]
+    torch.save(data, work / "data.pt")
+    log(f"unet-tune data: {len(texts)} caption embeddings ({time.perf_counter() - t0:.0f} s)")
+
+
+def stage_prior(work: Path, model_dir: Path, steps: int, seed: int) -> None:
+    from ..nets.clap_audio import TextToAudioPrior
+
+    final = work / "clap_prior"
+    if (final / "config.json").exists() or steps <= 0:
+        return
+    data = torch.load(work / "data.pt")
+    text, clip, audio = data["prior"]["text"], data["prior"]["clip"], data["short"]["audio"]
+    val = clip < max(1, len(audio) // 20)
+    train_t, train_a, val_t, val_a = text[~val], audio[clip[~val]], text[val], audio[clip[val]]
+    prior = TextToAudioPrior.from_pretrained(model_dir / "clap_prior").float().train()
+    opt = torch.optim.AdamW(prior.parameters(), lr=3e-4, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(seed)
+
+    def val_cosine() -> float:
+        with torch.no_grad():
+            return float((prior(val_t) * val_a).sum(-1).mean())
+
+    log(f"unet-tune prior: held-out cosine {val_cosine():.3f} before, {steps} steps")
+    for step in range(steps):
+        idx = torch.randint(0, len(train_t), (512,), generator=gen)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, 3e-4)
+        loss = 1 - (prior(train_t[idx]) * train_a[idx]).sum(-1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if (step + 1) % 500 == 0:
+            log(f"unet-tune prior step {step + 1}/{steps} loss {loss.item():.3f} held-out cosine {val_cosine():.3f}")
+    publish(prior, final)
+
+
+def batch_plan(rng: np.random.Generator) -> tuple[str, int | None]:
+    """Which clips a step trains on and how wide (latent frames): whole short clips, whole long ones,
+    or crops 12-63 frames wide (0.5-2.5 s) from the start of sustained clips."""
+    r = rng.random()
+    if r < 0.25:
+        return "short", None
+    if r < 0.40:
+        return "long", None
+    return "crop", int(rng.integers(12, 64))
+
+
+def stage_unet(work: Path, model_dir: Path, steps: int, batch: int, lr: float, seed: int, ema_decay: float = 0.998,
+               cfg_dropout: float = 0.1) -> dict:
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+
+    final = work / "unet"
+    if (final / "config.json").exists():
+        return json.loads((work / "unet-history.json").read_text())
+    data = torch.load(work / "data.pt")
+    empty = data["empty"]
+    crop_pool = torch.nonzero(data["short"]["sustained"]).flatten()
+    sched = DDPMScheduler(**{k: v for k, v in SCHEDULER.items() if k not in ("set_alpha_to_one", "steps_offset")})
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    unet = UNet2DConditionModel.from_pretrained(model_dir / "unet").float().train()
+    ema = UNet2DConditionModel.from_pretrained(model_dir / "unet").float().eval().requires_grad_(False)
+    opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.01)
+    ema_params, live_params = list(ema.parameters()), list(unet.parameters())
+    ckpt = Checkpoint(work / "unet.ckpt")
+    step = ckpt.load({"unet": unet, "ema": ema}, opt)
+    hist_path = work / "unet-history.json"
+    history = json.loads(hist_path.read_text()) if step and hist_path.exists() else {"loss": [], "kind": []}
+    log(f"unet-tune unet: {sum(p.numel() for p in unet.parameters()) / 1e6:.2f} M params, {steps} steps of {batch}, "
+        f"{len(crop_pool)} sustained clips to crop")
+    t0, done0 = time.perf_counter(), step
+    while step < steps:
+        kind, width = batch_plan(rng)
+        part = data["long" if kind == "long" else "short"]
+        pool = crop_pool if kind == "crop" else torch.arange(len(part["mean"]))
+        idx = pool[torch.from_numpy(rng.integers(0, len(pool), batch))]
+        mean, std = part["mean"][idx].float(), part["std"][idx].float()
+        if width is not None:
+            mean, std = mean[:, :, :width], std[:, :, :width]
+        z0 = mean + std * torch.randn_like(mean)
+        cond = part["audio"][idx].clone()
+        cond[torch.from_numpy(rng.random(batch) < cfg_dropout)] = empty
+        noise = torch.randn_like(z0)
+        t = torch.randint(0, 1000, (batch,))
+        zt = sched.add_noise(z0, noise, t)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr, warmup=50)
+        pred = unet(zt, t, encoder_hidden_states=None, class_labels=cond).sample
+        loss = F.mse_loss(pred, sched.get_velocity(z0, noise, t))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        opt.step()
+        step += 1
+        with torch.no_grad():
+            torch._foreach_lerp_(ema_params, live_params, 1 - ema_decay)
+        history["loss"].append(loss.item())
+        history["kind"].append(kind)
+        if step % 25 == 0:
+            log(f"unet-tune unet step {step}/{steps} loss {np.mean(history['loss'][-25:]):.4f} "
+                f"({(time.perf_counter() - t0) / (step - done0):.2f} s/step)")
+        if step % 100 == 0 or step == steps:
+            ckpt.save({"unet": unet, "ema": ema}, opt, step)
+            hist_path.write_text(json.dumps(history))
+    publish(ema, final)
+    hist_path.write_text(json.dumps(history))
+    return history
+
+
+def export(model_dir: Path, out: Path, work: Path, record: dict) -> None:
+    from diffusers import UNet2DConditionModel
+
+    from ..nets.clap_audio import TextToAudioPrior
+    from .text_tune import export_model
+
+    parts = {"unet": UNet2DConditionModel.from_pretrained(work / "unet").half()}
+    if (work / "clap_prior" / "config.json").exists():
+        parts["clap_prior"] = TextToAudioPrior.from_pretrained(work / "clap_prior")
+    export_model(model_dir, out, parts, {"unet_tune": record}, "unet-tune")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=BUILTIN_OUT, help="the model to continue from")
+    ap.add_argument("--out", default=None, help=f"default: unet-tuned/ in the user cache; {BUILTIN_OUT} "
+                                                "replaces the bundled weights (kept as weights.previous)")
+    ap.add_argument("--work", type=Path, default=None, help="default: unet-tune/ in the user cache")
+    ap.add_argument("--clips", type=int, default=12000)
+    ap.add_argument("--long-clips", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--prior-steps", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=20261202)
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model_dir = paths.default_model_dir() if args.model == BUILTIN_OUT else Path(args.model).expanduser()
+    if not (model_dir / "unet").is_dir():
+        raise SystemExit(f"{model_dir} is not a default-model folder (no unet/ in it)")
+    work = (args.work or paths.cache_dir() / "unet-tune").expanduser()
+    work.mkdir(parents=True, exist_ok=True)
+    out = paths.cache_dir() / "unet-tuned" if args.out is None else output_folder(args.out, paths.cache_dir())
+    if out.resolve() == model_dir.resolve() and args.out != BUILTIN_OUT:
+        raise SystemExit("--out is the model being tuned: give another folder, or builtin:default to "
+                         "replace the bundled weights on purpose")
+    t0 = time.perf_counter()
+    stage_corpus(work, args.seed, args.clips, args.long_clips)
+    stage_data(work, model_dir)
+    stage_prior(work, model_dir, args.prior_steps, args.seed + 1)
+    history = stage_unet(work, model_dir, args.steps, args.batch, args.lr, args.seed + 2)
+    record = {k: getattr(args, k) for k in ("clips", "long_clips", "steps", "batch", "lr", "prior_steps", "seed")}
+    record.update(final_loss=float(np.mean(history["loss"][-100:])), minutes=(time.perf_counter() - t0) / 60)
+    export(model_dir, out, work, record)
+    log(f"unet-tune finished in {record['minutes']:.1f} min")
+    print(f"evaluate it:  audioldm-bridge eval-default --model {out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
