@@ -460,6 +460,26 @@ MODE_FUNCTIONS: dict[str, ModeFn] = {"style_transfer": style_transfer, "inpaint"
 
 # --------------------------------------------------------------------------- the entry point
 
+#: Whether an edit without a prompt is guided by the source's own CLAP audio embedding (models trained
+#: on audio embeddings only: the default model); otherwise such an edit is unconditional.
+SOURCE_CONDITIONING = True
+
+
+def source_embedding(model: LoadedModel, region: regions.Region) -> torch.Tensor | None:
+    """(1, D) CLAP audio embedding of the region's sound (channels averaged, at the model's rate), for
+    a model whose UNet was trained on CLAP audio embeddings and carries that audio encoder (the default
+    model, ``"condition": "audio"``); None for any other model."""
+    from .nets.clap_audio import SmallClapAudio
+
+    if model.extra.get("condition") != "audio" or not isinstance(model.clap, SmallClapAudio):
+        return None
+    mono = _to_model_rate(model, region.audio.mean(axis=1), region.sample_rate)
+    mono = 0.5 * mono / max(float(np.max(np.abs(mono))), 1e-9)  # the level the encoder was trained at
+    with torch.inference_mode():
+        emb = model.clap(log_mel(torch.from_numpy(mono.astype(np.float32)))[None].to(model.device))
+    return emb.to(model.dtype)
+
+
 def render_edit(model: LoadedModel, request: RenderRequest, *, output: str | Path | None = None,
                 progress: ProgressFn | None = None, cancel: CancelFn | None = None,
                 existing: Literal["backup", "replace"] = "backup", window_s: float | None = None,
@@ -480,8 +500,12 @@ def render_edit(model: LoadedModel, request: RenderRequest, *, output: str | Pat
     if why:
         warnings.append(why)
 
-    # 2. Encode the prompt once
+    # 2. Encode the prompt once (no prompt, on a model conditioned on audio: the source's own sound)
     cond = encode_prompt(model, request.prompt, request.negative_prompt, request.guidance_scale, times)
+    conditioned_on = "prompt" if request.prompt.strip() else "nothing"
+    if SOURCE_CONDITIONING and conditioned_on == "nothing" and (own := source_embedding(model, region)) is not None:
+        cond = torch.cat([cond[:-1], own]) if len(cond) > 1 else own
+        conditioned_on = "source audio"
 
     # 3. Render every candidate of every variation (progress and previews across all of them);
     #    the CLAP-best candidate of each variation is kept
@@ -515,6 +539,7 @@ def render_edit(model: LoadedModel, request: RenderRequest, *, output: str | Pat
             "sample_rate": rate, "channels": region.channels, "sample_format": fmt, "peak_dbfs": None,
             "timeline_position_s": request.timeline_position_s, "time_reference": time_reference,
             "strength": request.strength if request.mode == "style_transfer" else None,
+            "conditioned_on": conditioned_on,
             **out.details,
         })
         written = write_clip(path, out.audio, rate, fmt, meta, time_reference=time_reference, existing=existing)

@@ -440,3 +440,54 @@ def test_the_superres_check_measures_real_recordings_band_limited_at_4khz(tmp_pa
     assert row["low_band_change_db"] < 1.0  # below the cutoff the source is kept
     assert np.isfinite(row["band_vs_original_db"]) and "within 6 dB" in evaluate.format_superres(check)
     assert not list(tmp_path.glob("tmp*"))  # its scratch files are gone
+
+
+@pytest.mark.skipif(not VOICE.is_file(), reason="alsa-utils' sounds not installed; .ci/run installs it")
+def test_an_edit_without_a_prompt_is_guided_by_the_sources_own_sound(tmp_path, model):
+    """The default model's UNet was trained on CLAP audio embeddings: an upsample with no prompt is
+    conditioned on the source's own embedding (a voice is extended as a voice), recorded in the
+    provenance; a model without that audio encoder stays unconditional, and a prompt wins."""
+    from engine.loader import ModelCache
+
+    default = ModelCache(device="cpu").get(None)
+    region = regions.read_region(str(VOICE), 0.0, 1.0)
+    own = editing.source_embedding(default, region)
+    assert own is not None and own.shape == (1, default.clap.head[-1].out_features)
+    assert torch.allclose(own.float().norm(dim=-1), torch.ones(1), atol=1e-3)
+    louder = regions.read_region(str(VOICE), 0.0, 1.0)
+    louder = dataclasses_replace(louder, audio=louder.audio * 0.25)
+    assert torch.allclose(editing.source_embedding(default, louder), own, atol=1e-3)  # level does not matter
+    assert editing.source_embedding(model, region) is None  # the tiny random model: no audio encoder
+
+    limited = tmp_path / "limited.wav"
+    audio, sr = sf.read(str(VOICE), always_2d=True)
+    sf.write(str(limited), regions.band_filter(audio[: sr], sr, None, 4000.0), sr, subtype="FLOAT")
+    for prompt, expected in (("", "source audio"), ("a voice", "prompt")):
+        req = RenderRequest(mode="upsample", source_path=str(limited), cutoff_hz=4000.0, steps=2, seed=0,
+                            prompt=prompt)
+        clip = editing.render_edit(default, req, output=tmp_path / f"up-{bool(prompt)}.wav").clips[0]
+        assert read_provenance(clip.path)["conditioned_on"] == expected
+
+
+def dataclasses_replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+def test_instrument_samples_are_read_from_a_soundfont(tmp_path):
+    from engine.default_model import evaluate
+
+    if not Path(evaluate.SOUNDFONT).is_file():
+        pytest.skip("timgm6mb-soundfont not installed")
+    paths = evaluate.soundfont_samples(evaluate.SOUNDFONT, ("TubeBell", "Oboe C#", "no such sample"), tmp_path)
+    assert sorted(Path(p).name for p in paths) == ["Oboe_C_.wav", "TubeBell.wav"]
+    for p in paths:
+        x, sr = sf.read(p)
+        assert sr >= 22050 and len(x) > sr // 2 and 0.05 < np.max(np.abs(x)) <= 1.0  # real audio, not zeros
+        assert evaluate._band_db(x, sr, 4500, 7500) > -100  # it reaches the band super-resolution adds
+    not_sf2 = tmp_path / "x.sf2"
+    not_sf2.write_bytes(b"RIFF\0\0\0\0WAVE")
+    with pytest.raises(ValueError, match="not a SoundFont 2"):
+        evaluate.soundfont_samples(str(not_sf2), ("TubeBell",), tmp_path)
+    assert evaluate.soundfont_samples(str(tmp_path / "absent.sf2"), ("TubeBell",), tmp_path) == []

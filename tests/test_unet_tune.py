@@ -21,7 +21,7 @@ def test_unet_tune_writes_a_model_with_a_new_unet_and_prior_and_resumes(tmp_path
     (out / "mine.txt").write_text("an earlier export")
     unet_tune.main(["--work", str(work), "--out", str(out), *TINY])
     log = capsys.readouterr().out
-    assert "24 clips of 2.56 s" in log and "6 clips of 5.12 s" in log and "held-out cosine" in log
+    assert "24 clips of 2.56 s" in log and "6 clips of 5.12 s" in log and "held-out text/audio cosine" in log
     assert (tmp_path / "tuned.previous" / "mine.txt").is_file()  # what was there is kept, not lost
 
     meta = json.loads((out / "audioldm_bridge.json").read_text())
@@ -44,7 +44,7 @@ def test_unet_tune_writes_a_model_with_a_new_unet_and_prior_and_resumes(tmp_path
     shutil.rmtree(work / "unet")
     unet_tune.main(["--work", str(work), "--out", str(out), *longer])
     log = capsys.readouterr().out
-    assert "clips of" not in log and "held-out cosine" not in log
+    assert "clips of" not in log and "held-out text/audio cosine" not in log
     assert "resumed unet.ckpt at step 3" in log
     assert json.loads((out / "audioldm_bridge.json").read_text())["unet_tune"]["steps"] == 5
 

@@ -15,6 +15,7 @@ dark < bright, slow < fast, ...) are judged across the prompts of a pair by
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -283,6 +284,50 @@ def format_fill(check: dict) -> str:
 #: libasound2-data, 48 kHz speech). ``--recordings`` adds others (instrument samples, festival voices).
 REAL_RECORDINGS = tuple(f"/usr/share/sounds/alsa/{n}.wav" for n in
                         ("Front_Center", "Front_Left", "Rear_Right", "Side_Left"))
+#: Recorded instrument samples (22.05-22.5 kHz, so they reach 8 kHz) in Debian's timgm6mb-soundfont.
+SOUNDFONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
+SOUNDFONT_SAMPLES = ("TrumpD#6", "Oboe C#", "TubeBell", "SopLowE", "FluteA#5", "A#2 FrenchHorn1")
+
+
+def soundfont_samples(path: str, names, folder) -> list[str]:
+    """Write the named samples of a SoundFont 2 file (RIFF ``sdta/smpl`` 16-bit PCM, located by the
+    ``pdta/shdr`` headers) to WAV files in ``folder``; returns their paths (none if the file is absent)."""
+    import struct
+    from pathlib import Path
+
+    import soundfile as sf
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return []
+    if data[:4] != b"RIFF" or data[8:12] != b"sfbk":
+        raise ValueError(f"{path} is not a SoundFont 2 file")
+    lists = {}
+    off = 12
+    while off + 8 <= len(data):
+        cid, size = data[off:off + 4], struct.unpack("<I", data[off + 4:off + 8])[0]
+        if cid == b"LIST":
+            sub = off + 12
+            while sub + 8 <= off + 8 + size:
+                c2, s2 = data[sub:sub + 4], struct.unpack("<I", data[sub + 4:sub + 8])[0]
+                lists[c2] = (sub + 8, s2)
+                sub += 8 + s2 + (s2 & 1)
+        off += 8 + size + (size & 1)
+    smpl_off, _ = lists[b"smpl"]
+    shdr_off, shdr_size = lists[b"shdr"]
+    out = []
+    for i in range(shdr_size // 46):
+        rec = data[shdr_off + 46 * i:shdr_off + 46 * (i + 1)]
+        name = rec[:20].split(b"\0")[0].decode("latin-1")
+        if name not in names:
+            continue
+        start, end, _, _, rate = struct.unpack("<5I", rec[20:40])
+        pcm = np.frombuffer(data, dtype="<i2", count=end - start, offset=smpl_off + 2 * start)
+        dest = Path(folder) / (re.sub(r"[^\w]+", "_", name) + ".wav")
+        sf.write(str(dest), pcm.astype(np.float32) / 32768, rate, subtype="PCM_16")
+        out.append(str(dest))
+    return out
 
 
 def _band_db(x: np.ndarray, sr: int, lo: float, hi: float) -> float:
@@ -336,6 +381,8 @@ def superres_check(model, recordings, seeds: int = 4, cutoff_hz: float = 4000.0,
 
 
 def format_superres(check: dict) -> str:
+    from pathlib import Path
+
     if not check["rows"]:
         return f"super-resolution on real recordings: none found ({', '.join(check['missing'])})"
     limited = np.mean([r["limited_vs_original_db"] for r in check["rows"]])
@@ -343,7 +390,16 @@ def format_superres(check: dict) -> str:
             f"{check['renders']} renders): 4.5-7.5 kHz band {check['mean_band_vs_original_db']:+.1f} dB "
             f"against the original (band-limited input: {limited:+.1f} dB), {check['within_6db']}/"
             f"{check['renders']} within 6 dB, spread between seeds {check['seed_spread_db']:.1f} dB; "
-            f"below the cutoff at most {check['max_low_band_change_db']:.2f} dB changed")
+            f"below the cutoff at most {check['max_low_band_change_db']:.2f} dB changed\n  by recording: " + ", ".join(
+                f"{Path(rec).stem} {np.mean(g):+.1f} dB ({sum(abs(v) <= 6 for v in g)}/{len(g)})"
+                for rec, g in _by_recording(check["rows"]).items()))
+
+
+def _by_recording(rows) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        out[r["recording"]].append(r["band_vs_original_db"])
+    return out
 
 
 def seed_spread(report: Report) -> float:
@@ -389,8 +445,12 @@ def main(args) -> int:
     fill = duration_fill_check(render.model, seeds=args.seeds, steps=args.steps, scheduler=args.scheduler,
                                guidance=args.guidance, guidance_low=args.guidance_low, guidance_until=until)
     print(format_fill(fill))
-    superres = superres_check(render.model, list(REAL_RECORDINGS) + list(args.recordings or []),
-                              seeds=args.seeds, steps=args.steps)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        instruments = soundfont_samples(SOUNDFONT, SOUNDFONT_SAMPLES, tmp)
+        superres = superres_check(render.model, list(REAL_RECORDINGS) + instruments + list(args.recordings or []),
+                                  seeds=args.seeds, steps=args.steps)
     print(format_superres(superres))
     if args.json:
         def summary(r: Report) -> dict:

@@ -51,7 +51,7 @@ def training_captions(seed: int, clips: int, variants: int) -> list[str]:
 
 def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: int = 12000, variants: int = 2,
          seed: int = 20261201, keep_weight: float = 2.0, lr: float = 3e-4,
-         prior_weight: float = 2.0) -> dict:
+         prior_weight: float = 2.0, mix: float = 1.0) -> dict:
     from transformers import AutoTokenizer, ClapTextModelWithProjection
 
     from .corpus.augment import Augmenter
@@ -120,7 +120,13 @@ def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: 
             log(f"text-tune step {step + 1}/{steps}: rewrites at cosine {1 - r:.3f} of their caption's "
                 f"embedding, captions at {1 - k:.3f} ({(time.perf_counter() - t0) / (step + 1):.2f} s/step)")
 
-    record = {"steps": steps, "batch": batch, "clips": clips, "variants": variants, "seed": seed,
+    if mix != 1.0:
+        # Weight-space ensembling (WiSE-FT, Wortsman et al. 2022): part of the way from the original
+        # weights to the tuned ones, which keeps more of what the original knew (named pitches).
+        with torch.no_grad():
+            for p_s, p_t in zip(student.parameters(), teacher.parameters()):
+                p_s.copy_(p_t + mix * (p_s - p_t))
+    record = {"steps": steps, "batch": batch, "mix": mix, "clips": clips, "variants": variants, "seed": seed,
               "keep_weight": keep_weight, "lr": lr, "prior_weight": prior_weight if prior is not None else 0.0,
               "captions": len(captions),
               "synonym_words": len(augment.synonyms),
@@ -169,8 +175,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--prior-weight", type=float, default=2.0,
                     help="weight of matching after the text-to-audio prior too (0: text embeddings only)")
+    ap.add_argument("--mix", type=float, default=1.0,
+                    help="how far the written encoder goes from the original towards the tuned one (0-1)")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)
+    if not 0.0 < args.mix <= 1.0:
+        raise SystemExit(f"--mix {args.mix:g}: give a fraction in (0, 1], 1 = the tuned weights as trained")
     if args.threads:
         torch.set_num_threads(args.threads)
     from .corpus.augment import WordNetMissing
@@ -184,7 +194,7 @@ def main(argv: list[str] | None = None) -> None:
                          "replace the bundled weights on purpose")
     try:
         record = tune(model_dir, out, args.steps, args.batch, args.clips, args.variants, args.seed,
-                      args.keep_weight, args.lr, args.prior_weight)
+                      args.keep_weight, args.lr, args.prior_weight, args.mix)
     except WordNetMissing as exc:
         raise SystemExit(str(exc)) from None
     log(f"text-tune finished in {record['minutes']:.1f} min")

@@ -505,6 +505,35 @@ def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.T
     return text_emb, clip, audio_emb
 
 
+def fit_prior(prior, text_emb: torch.Tensor, clip: torch.Tensor, audio_emb: torch.Tensor, steps: int, lr: float,
+              seed: int, dev: torch.device, tag: str = "prior") -> None:
+    """Regress caption text embeddings onto their clips' audio embeddings (cosine loss, batches of
+    512); the first 5 % of the clips (with all their captions) are held out and reported."""
+    val = clip < max(1, len(audio_emb) // 20)
+    train_t, train_a = text_emb[~val].to(dev), audio_emb[clip[~val]].to(dev)
+    val_t, val_a = text_emb[val].to(dev), audio_emb[clip[val]].to(dev)
+    opt = torch.optim.AdamW(prior.parameters(), lr=lr, weight_decay=0.01)
+    gen = torch.Generator().manual_seed(seed)
+
+    def val_cosine() -> float:
+        with torch.no_grad():
+            return float((prior(val_t) * val_a).sum(-1).mean())
+
+    log(f"{tag}: {len(text_emb)} captions of {len(audio_emb)} clips, held-out text/audio cosine "
+        f"{float((val_t * val_a).sum(-1).mean()):.3f} before, prior's {val_cosine():.3f}, {steps} steps")
+    prior.train()
+    for step in range(steps):
+        idx = torch.randint(0, len(train_t), (512,), generator=gen).to(dev)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr)
+        loss = 1 - (prior(train_t[idx]) * train_a[idx]).sum(-1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if (step + 1) % 500 == 0:
+            log(f"{tag} step {step + 1}/{steps} loss {loss.item():.3f} held-out cosine {val_cosine():.3f}")
+
+
 def stage_prior(cfg: Config, work: Path) -> None:
     """The text-to-audio prior (:class:`engine.nets.clap_audio.TextToAudioPrior`): regress each caption's text
     embedding onto its clip's audio embedding (cosine loss); 5 % of the clips (with all their
@@ -515,31 +544,10 @@ def stage_prior(cfg: Config, work: Path) -> None:
     if (final / "config.json").exists():
         return
     text_emb, clip, audio_emb = clap_embedding_pairs(cfg, work)
-    val = clip < max(1, len(audio_emb) // 20)
     dev = training_device(cfg.device)
-    train_t, train_a = text_emb[~val].to(dev), audio_emb[clip[~val]].to(dev)
-    val_t, val_a = text_emb[val].to(dev), audio_emb[clip[val]].to(dev)
     torch.manual_seed(cfg.seed + 4)
     prior = TextToAudioPrior(text_emb.shape[1], cfg.prior_hidden).to(dev)
-    opt = torch.optim.AdamW(prior.parameters(), lr=1e-3, weight_decay=0.01)
-    gen = torch.Generator().manual_seed(cfg.seed + 4)
-
-    def val_cosine() -> float:
-        with torch.no_grad():
-            return float((prior(val_t) * val_a).sum(-1).mean())
-
-    log(f"prior: {len(text_emb)} captions of {len(audio_emb)} clips, held-out text/audio cosine "
-        f"{float((val_t * val_a).sum(-1).mean()):.3f} before, {cfg.prior_steps} steps")
-    for step in range(cfg.prior_steps):
-        idx = torch.randint(0, len(train_t), (512,), generator=gen).to(dev)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg.prior_steps, 1e-3)
-        loss = 1 - (prior(train_t[idx]) * train_a[idx]).sum(-1).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if (step + 1) % 500 == 0:
-            log(f"prior step {step + 1}/{cfg.prior_steps} loss {loss.item():.3f} held-out cosine {val_cosine():.3f}")
+    fit_prior(prior, text_emb, clip, audio_emb, cfg.prior_steps, 1e-3, cfg.seed + 4, dev)
     publish(prior, final)
 
 

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from .. import paths
 from ..frontend import log_mel
 from .train import (BUILTIN_OUT, CLIP_FRAMES, CLIP_S, EVAL_BATCH, SCHEDULER, Checkpoint, log, lr_at,
-                    output_folder, publish, text_embeds)
+                    fit_prior, output_folder, publish, text_embeds)
 
 LONG_S = 2 * CLIP_S
 #: Families whose sound goes on for the whole clip whatever its envelope words (crops keep their facts).
@@ -134,28 +134,9 @@ def stage_prior(work: Path, model_dir: Path, steps: int, seed: int) -> None:
     if (final / "config.json").exists() or steps <= 0:
         return
     data = torch.load(work / "data.pt")
-    text, clip, audio = data["prior"]["text"], data["prior"]["clip"], data["short"]["audio"]
-    val = clip < max(1, len(audio) // 20)
-    train_t, train_a, val_t, val_a = text[~val], audio[clip[~val]], text[val], audio[clip[val]]
-    prior = TextToAudioPrior.from_pretrained(model_dir / "clap_prior").float().train()
-    opt = torch.optim.AdamW(prior.parameters(), lr=3e-4, weight_decay=0.01)
-    gen = torch.Generator().manual_seed(seed)
-
-    def val_cosine() -> float:
-        with torch.no_grad():
-            return float((prior(val_t) * val_a).sum(-1).mean())
-
-    log(f"unet-tune prior: held-out cosine {val_cosine():.3f} before, {steps} steps")
-    for step in range(steps):
-        idx = torch.randint(0, len(train_t), (512,), generator=gen)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps, 3e-4)
-        loss = 1 - (prior(train_t[idx]) * train_a[idx]).sum(-1).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if (step + 1) % 500 == 0:
-            log(f"unet-tune prior step {step + 1}/{steps} loss {loss.item():.3f} held-out cosine {val_cosine():.3f}")
+    prior = TextToAudioPrior.from_pretrained(model_dir / "clap_prior").float()
+    fit_prior(prior, data["prior"]["text"], data["prior"]["clip"], data["short"]["audio"], steps, 3e-4, seed,
+              torch.device("cpu"), tag="unet-tune prior")
     publish(prior, final)
 
 
@@ -259,6 +240,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=20261202)
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)
+    from ..quiet import quiet_libraries
+
+    quiet_libraries(loaded=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     model_dir = paths.default_model_dir() if args.model == BUILTIN_OUT else Path(args.model).expanduser()

@@ -141,20 +141,26 @@ def _sample_rhythm(
     return {"rhythm": "single", "onsets_s": (first,), "n_hits": 1}
 
 
-def _sample_note_shape(rng: np.random.Generator, duration_s: float, *, allow_short: bool = True) -> dict:
+ENVELOPES = ("steady", "fading", "swelling", "sharp")
+
+
+def _sample_note_shape(rng: np.random.Generator, duration_s: float, *, allow_short: bool = True,
+                       envelopes: Sequence[str] = ENVELOPES) -> dict:
     """Length and envelope of a single note that starts 20-100 ms in.
 
     Long notes (>= 1.2 s, only offered if the clip has room) are steady
     (held to the clip's end), fading, swelling or sharp-and-decaying; short
     notes (0.08-0.3 s) are sharp.  ``note_s`` is the note length in seconds.
+    ``envelopes`` limits the long notes' shapes (a pad does not strike).
     """
     onset = _uniform(rng, (0.02, 0.1))
     room = duration_s - onset - 0.05
     if room >= 1.2 and (not allow_short or rng.random() < 0.7):
-        envelope = _choice(rng, ("steady", "fading", "swelling", "sharp"))
-        # A steady long note is held to the end of the clip (cut there, no release): a sustained sound
-        # fills whatever length it is given (issue 20: it used to stop at 60-100 % of the clip).
-        note_s = duration_s - onset + 0.05 if envelope == "steady" else _uniform(rng, (max(1.2, 0.6 * room), room))
+        envelope = _choice(rng, tuple(envelopes))
+        # A steady long note is held to the end of the clip, its 15 ms release ending with it: a sustained
+        # sound fills whatever length it is given (issue 20: it used to stop at 60-100 % of the clip).
+        # Cut off at full level instead, the clip's last mel frames saw a click, and so did the model.
+        note_s = duration_s - onset if envelope == "steady" else _uniform(rng, (max(1.2, 0.6 * room), room))
         p = {"length": "long", "envelope": envelope, "note_s": note_s, "onsets_s": (onset,)}
         if envelope == "sharp":
             # Decays over the whole note (reaching -30 to -40 dB at its end).

@@ -11,18 +11,18 @@ from .synth import (
     _as_float32, _coloured_noise, _fade, _filter, _harmonic_tone, _moving_band_noise, _note_envelope,
     _place, _resonator, _saw_from_freq, _smooth_random, _t60_decay, _times,
 )
-from .params import _choice, _sample_brightness, _sample_note_shape, TONE_REGISTERS, _uniform
+from .params import ENVELOPES, _choice, _sample_brightness, _sample_note_shape, TONE_REGISTERS, _uniform
 
 # ---------------------------------------------------------------- noise ---
 
 
 def _noise_params(colour: str):
     def sample(rng, duration_s, sr):
-        p = _sample_note_shape(rng, duration_s)
+        # Brown noise's level wanders so much within 20 ms that a sharp onset cannot be told from a
+        # fast fade-in: its long notes are never sharp, its short ones (sharp) do not claim it.
+        p = _sample_note_shape(rng, duration_s, envelopes=ENVELOPES[:3] if colour == "brown" else ENVELOPES)
         p.update(noise_colour=colour, texture="noisy")
         if colour == "brown" and p["envelope"] == "sharp":
-            # Brown noise's level wanders so much within 20 ms that a sharp
-            # onset cannot be told from a fast fade-in; do not claim one.
             p["envelope_shape"] = p.pop("envelope")
         return p
 
@@ -126,15 +126,13 @@ _RUMBLE_RANGES = {"cutoff_hz": (60.0, 150.0), "wobble_hz": (0.2, 1.0)}
 
 
 def _rumble_params(rng, duration_s, sr):
-    p = _sample_note_shape(rng, duration_s, allow_short=False)
+    # a rumble has no attack to speak of
+    p = _sample_note_shape(rng, duration_s, allow_short=False, envelopes=ENVELOPES[:3])
     p.update(
         cutoff_hz=_uniform(rng, _RUMBLE_RANGES["cutoff_hz"]),
         wobble_hz=_uniform(rng, _RUMBLE_RANGES["wobble_hz"]),
         pitch="low", texture="noisy",
     )
-    if p["envelope"] == "sharp":  # a rumble has no attack to speak of
-        p["envelope"] = "steady"
-        p.pop("decay_s", None)
     return p
 
 

@@ -12,7 +12,7 @@ from .synth import (
     _saw_from_freq, _sine_from_freq, _square_from_freq, _t60_decay, _times,
 )
 from .params import (
-    _choice, hz_to_midi, midi_to_hz, NOTE_NAMES, _register_of, _sample_brightness, _sample_hit_length,
+    ENVELOPES, _choice, hz_to_midi, midi_to_hz, NOTE_NAMES, _register_of, _sample_brightness, _sample_hit_length,
     _sample_note_shape, _sample_pitch, _sample_rhythm, TONE_REGISTERS, _uniform,
 )
 
@@ -120,7 +120,8 @@ def _sweep_params(direction: str):
         long_ok = room >= r["sweep_s_long"][0]
         length = "long" if long_ok and rng.random() < 0.5 else "short"
         lo, hi = r["sweep_s_" + length]
-        sweep_s = _uniform(rng, (min(lo, room), min(hi, room)))
+        # A long sweep spans the clip (issue 20: a 3 s riser that ends at 2 s is not what was asked for).
+        sweep_s = duration_s - onset if length == "long" else _uniform(rng, (min(lo, room), min(hi, room)))
         # At most 10 octaves per second: faster than that, a pitch tracker
         # (or a listener) no longer follows the pitch; it is just a click.
         max_ratio = max(r["min_ratio"], 2 ** (r["max_octaves_per_s"] * sweep_s))
@@ -366,10 +367,7 @@ def _chord_common(rng, sr) -> dict:
 
 def _pad_params(rng, duration_s, sr):
     p = _chord_common(rng, sr)
-    p.update(_sample_note_shape(rng, duration_s, allow_short=False))
-    if p["envelope"] == "sharp":  # pads do not strike
-        p["envelope"] = "steady"
-        p.pop("decay_s", None)
+    p.update(_sample_note_shape(rng, duration_s, allow_short=False, envelopes=ENVELOPES[:3]))  # pads do not strike
     if p["envelope"] == "swelling":
         p["swell_frac"] = _uniform(rng, _PAD_RANGES["swell_frac"])
     p["detune_cents"] = _uniform(rng, _PAD_RANGES["detune_cents"])
