@@ -146,14 +146,15 @@ ENVELOPES = ("steady", "fading", "swelling", "sharp")
 
 def _sample_note_shape(rng: np.random.Generator, duration_s: float, *, allow_short: bool = True,
                        envelopes: Sequence[str] = ENVELOPES) -> dict:
-    """Length and envelope of a single note that starts 20-100 ms in.
+    """Length and envelope of a single note that starts 10-40 ms in.
 
     Long notes (>= 1.2 s, only offered if the clip has room) are steady
     (held to the clip's end), fading, swelling or sharp-and-decaying; short
     notes (0.08-0.3 s) are sharp.  ``note_s`` is the note length in seconds.
     ``envelopes`` limits the long notes' shapes (a pad does not strike).
     """
-    onset = _uniform(rng, (0.02, 0.1))
+    # 10-40 ms in: a sustained sound asked for as 0.5 s should sound for 90 % of it, not start 0.1 s late
+    onset = _uniform(rng, (0.01, 0.04))
     room = duration_s - onset - 0.05
     if room >= 1.2 and (not allow_short or rng.random() < 0.7):
         envelope = _choice(rng, tuple(envelopes))
