@@ -107,3 +107,12 @@ def test_text_tune_writes_a_model_that_differs_only_in_its_text_encoder(tmp_path
         (bundled / "text_encoder" / "model.safetensors").read_bytes()
     model = loader.load(str(out), device="cpu")
     assert model.text_encoder is not None and model.text_prior is not None
+
+
+def test_captions_that_name_a_pitch_are_recognised_for_the_pitch_weight():
+    from engine.default_model.text_tune import NAMED_PITCH
+
+    for named in ("a sine tone at 440 Hz", "a 1.5 kHz beep", "an A4 pluck", "a bell tuned to C#6", "a 2khz tone"):
+        assert NAMED_PITCH.search(named), named
+    for unnamed in ("a kick played 4 times", "a high-pitched beep", "a low rumble", "four hits"):
+        assert not NAMED_PITCH.search(unnamed), unnamed

@@ -444,13 +444,16 @@ def test_the_superres_check_measures_real_recordings_band_limited_at_4khz(tmp_pa
 
 @pytest.mark.skipif(not VOICE.is_file(), reason="alsa-utils' sounds not installed; .ci/run installs it")
 def test_an_edit_without_a_prompt_is_guided_by_the_sources_own_sound(tmp_path, model):
-    """The default model's UNet was trained on CLAP audio embeddings: an upsample with no prompt is
-    conditioned on the source's own embedding (a voice is extended as a voice), recorded in the
-    provenance; a model without that audio encoder stays unconditional, and a prompt wins."""
-    from engine.loader import ModelCache
+    """A model whose UNet was trained on CLAP audio embeddings and asks for it (unet_tune's output) guides
+    an upsample with no prompt by the source's own embedding (a voice is extended as a voice),
+    recorded in the provenance; the bundled model and a model without that audio encoder stay
+    unconditional, and a prompt wins."""
+    from engine import loader, paths
 
-    default = ModelCache(device="cpu").get(None)
+    bundled = loader.load(str(paths.default_model_dir()), device="cpu")
     region = regions.read_region(str(VOICE), 0.0, 1.0)
+    assert editing.source_embedding(bundled, region) is None  # the bundled model does not ask for it
+    default = dataclasses_replace(bundled, extra={**bundled.extra, "edit_condition": "source"})  # unet_tune's
     own = editing.source_embedding(default, region)
     assert own is not None and own.shape == (1, default.clap.head[-1].out_features)
     assert torch.allclose(own.float().norm(dim=-1), torch.ones(1), atol=1e-3)
@@ -462,10 +465,10 @@ def test_an_edit_without_a_prompt_is_guided_by_the_sources_own_sound(tmp_path, m
     limited = tmp_path / "limited.wav"
     audio, sr = sf.read(str(VOICE), always_2d=True)
     sf.write(str(limited), regions.band_filter(audio[: sr], sr, None, 4000.0), sr, subtype="FLOAT")
-    for prompt, expected in (("", "source audio"), ("a voice", "prompt")):
+    for m, prompt, expected in ((default, "", "source audio"), (default, "a voice", "prompt"), (bundled, "", "nothing")):
         req = RenderRequest(mode="upsample", source_path=str(limited), cutoff_hz=4000.0, steps=2, seed=0,
                             prompt=prompt)
-        clip = editing.render_edit(default, req, output=tmp_path / f"up-{bool(prompt)}.wav").clips[0]
+        clip = editing.render_edit(m, req, output=tmp_path / f"up-{expected}.wav").clips[0]
         assert read_provenance(clip.path)["conditioned_on"] == expected
 
 

@@ -26,6 +26,7 @@ def test_unet_tune_writes_a_model_with_a_new_unet_and_prior_and_resumes(tmp_path
 
     meta = json.loads((out / "audioldm_bridge.json").read_text())
     assert meta["unet_tune"]["steps"] == 3 and meta["unet_tune"]["long_clips"] == 6 and meta["sampler"]
+    assert meta["edit_condition"] == "source"
     bundled = paths.default_model_dir()
     for same in ("text_encoder/model.safetensors", "vae/diffusion_pytorch_model.safetensors"):
         assert (out / same).read_bytes() == (bundled / same).read_bytes()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -35,6 +36,10 @@ import torch.nn.functional as F
 
 from .. import paths
 from .train import BUILTIN_OUT, CLIP_S, log, lr_at, output_folder
+
+
+#: A named pitch in a caption: a frequency ("440 Hz", "1.5 kHz") or a note name ("A4", "C#3").
+NAMED_PITCH = re.compile(r"\d\s*k?hz\b|\b[A-G][#b]?\d\b", re.IGNORECASE)
 
 
 def training_captions(seed: int, clips: int, variants: int) -> list[str]:
@@ -51,7 +56,7 @@ def training_captions(seed: int, clips: int, variants: int) -> list[str]:
 
 def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: int = 12000, variants: int = 2,
          seed: int = 20261201, keep_weight: float = 2.0, lr: float = 3e-4,
-         prior_weight: float = 2.0, mix: float = 1.0) -> dict:
+         prior_weight: float = 2.0, mix: float = 1.0, pitch_weight: float = 1.0) -> dict:
     from transformers import AutoTokenizer, ClapTextModelWithProjection
 
     from .corpus.augment import Augmenter
@@ -102,14 +107,21 @@ def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: 
         goal = target[torch.from_numpy(idx)]
         both = embed(student, rewrites + [captions[i] for i in idx])
         moved, kept = both[: len(idx)], both[len(idx):]
-        loss_rewrite = 1 - (moved * goal).sum(-1).mean()
-        loss_keep = 1 - (kept * goal).sum(-1).mean()
+        # Captions that name a pitch weigh ``pitch_weight`` times more: a small turn of their embedding
+        # moves the pitch the UNet renders ("2 kHz" came out at 1.55 kHz with equal weights).
+        w = torch.tensor([pitch_weight if NAMED_PITCH.search(captions[i]) else 1.0 for i in idx])
+        w = w / w.mean()
+
+        def distance(a, b):
+            return (w * (1 - (a * b).sum(-1))).mean()
+
+        loss_rewrite, loss_keep = distance(moved, goal), distance(kept, goal)
         loss = loss_rewrite + keep_weight * loss_keep
         if prior is not None:
             heard = prior(both)
             goal_prior = target_prior[torch.from_numpy(idx)]
-            loss = loss + prior_weight * ((1 - (heard[: len(idx)] * goal_prior).sum(-1).mean())
-                                          + keep_weight * (1 - (heard[len(idx):] * goal_prior).sum(-1).mean()))
+            loss = loss + prior_weight * (distance(heard[: len(idx)], goal_prior)
+                                          + keep_weight * distance(heard[len(idx):], goal_prior))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
@@ -126,7 +138,7 @@ def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: 
         with torch.no_grad():
             for p_s, p_t in zip(student.parameters(), teacher.parameters()):
                 p_s.copy_(p_t + mix * (p_s - p_t))
-    record = {"steps": steps, "batch": batch, "mix": mix, "clips": clips, "variants": variants, "seed": seed,
+    record = {"steps": steps, "batch": batch, "mix": mix, "pitch_weight": pitch_weight, "clips": clips, "variants": variants, "seed": seed,
               "keep_weight": keep_weight, "lr": lr, "prior_weight": prior_weight if prior is not None else 0.0,
               "captions": len(captions),
               "synonym_words": len(augment.synonyms),
@@ -175,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--prior-weight", type=float, default=2.0,
                     help="weight of matching after the text-to-audio prior too (0: text embeddings only)")
+    ap.add_argument("--pitch-weight", type=float, default=1.0,
+                    help="how much more captions that name a pitch (Hz, kHz, a note) weigh")
     ap.add_argument("--mix", type=float, default=1.0,
                     help="how far the written encoder goes from the original towards the tuned one (0-1)")
     ap.add_argument("--threads", type=int, default=0)
@@ -194,7 +208,7 @@ def main(argv: list[str] | None = None) -> None:
                          "replace the bundled weights on purpose")
     try:
         record = tune(model_dir, out, args.steps, args.batch, args.clips, args.variants, args.seed,
-                      args.keep_weight, args.lr, args.prior_weight, args.mix)
+                      args.keep_weight, args.lr, args.prior_weight, args.mix, args.pitch_weight)
     except WordNetMissing as exc:
         raise SystemExit(str(exc)) from None
     log(f"text-tune finished in {record['minutes']:.1f} min")
