@@ -21,7 +21,7 @@ steady notes held to the clip's end, unsaid envelope meaning sustained), and
            sound) in ``audioldm_bridge.json``; what ``--out`` held becomes ``<out>.previous``
 
 Measured (docs/default-model.md): duration fill 26 -> 60 of 96 sustained renders, super-resolution of
-real recordings -22.8 -> -8.8 dB against the original's upper band, but named pitch 26 -> 18 of 40
+real recordings -17.2 -> -8.8 dB against the original's upper band, but named pitch 26 -> 18 of 40
 and the main held-out set 89.4 -> 85.2 %, so the bundled model is not this one.
 
 Each stage keeps its result in ``--work`` (default ``unet-tune/`` in the user cache) and is skipped
