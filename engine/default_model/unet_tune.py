@@ -14,8 +14,10 @@ steady notes held to the clip's end, unsaid envelope meaning sustained), and
 3. prior   the text-to-audio prior continues from its weights on the new captions (``--prior-steps``)
 4. unet    the UNet (and its EMA) continues from its weights, v-prediction as in training, on crops of
            every length a user asks for: a quarter of the batches whole 2.56 s clips, 15 % whole
-           5.12 s clips, the rest 0.5-2.5 s crops from the start of clips whose sound is sustained
-           (steady notes, textures, voices), so that a sustained sound learns to fill any width
+           5.12 s clips, the rest 0.5-2 s crops from the start of clips whose sound is sustained
+           (steady notes, textures, voices), each crop VAE-encoded on its own (so its last latent
+           frames are a clip's end, as the decoder renders them), so that a sustained sound learns
+           to fill any width
 5. export  a whole model folder with ``unet/`` and ``clap_prior/`` replaced, an ``"unet_tune"``
            record and ``"edit_condition": "source"`` (edits without a prompt follow the source's own
            sound) in ``audioldm_bridge.json``; what ``--out`` held becomes ``<out>.previous``
@@ -47,6 +49,9 @@ from .train import (BUILTIN_OUT, CLIP_FRAMES, CLIP_S, EVAL_BATCH, SCHEDULER, Che
                     fit_prior, output_folder, publish, text_embeds)
 
 LONG_S = 2 * CLIP_S
+#: Crop widths in latent frames (0.52, 1.04, 1.52 and 2.04 s), each VAE-encoded on its own.
+CROP_WIDTHS = (13, 26, 38, 51)
+DATA = "data-v2.pt"  # v2: with separately encoded crops
 #: Families whose sound goes on for the whole clip whatever its envelope words (crops keep their facts).
 SUSTAINED_FAMILIES = frozenset({"rain", "wind", "surf", "engine_hum", "mains_hum", "talking", "whisper",
                                 "crowd", "singing"})
@@ -99,7 +104,7 @@ def stage_data(work: Path, model_dir: Path) -> None:
     from ..nets.clap_audio import SmallClapAudio
     from .corpus import caption_variants
 
-    if (work / "data.pt").exists():
+    if (work / DATA).exists():
         return
     t0 = time.perf_counter()
     meta = json.loads((work / "corpus.json").read_text())
@@ -121,6 +126,22 @@ def stage_data(work: Path, model_dir: Path) -> None:
             data[name] = {"mean": torch.cat(means), "std": torch.cat(stds), "audio": torch.cat(embs),
                           "sustained": torch.tensor([sustained(a) for a in meta[name]["attributes"]])}
             log(f"unet-tune data: {name} latents {tuple(data[name]['mean'].shape)} ({time.perf_counter() - t0:.0f} s)")
+        # Crops are encoded on their own, not cut out of whole-clip latents: the decoder renders a clip's
+        # last latent frames as an end, so the UNet must learn end latents at its right edge (cut-out
+        # interior latents there taught it a spike in the decoded mel's last frames: a click).
+        mels = np.load(work / "mels-short.npy")
+        index = torch.nonzero(data["short"]["sustained"]).flatten()
+        data["crops"] = {"index": index}
+        for width in CROP_WIDTHS:
+            means, stds = [], []
+            for i in range(0, len(index), EVAL_BATCH):
+                x = torch.from_numpy(mels[index[i:i + EVAL_BATCH].numpy(), :4 * width].astype(np.float32))
+                post = vae.encode(x[:, None]).latent_dist
+                means.append((post.mean * vae.config.scaling_factor).half())
+                stds.append((post.std * vae.config.scaling_factor).half())
+            data["crops"][width] = {"mean": torch.cat(means), "std": torch.cat(stds)}
+        log(f"unet-tune data: {len(index)} sustained clips cropped to {CROP_WIDTHS} latent frames "
+            f"({time.perf_counter() - t0:.0f} s)")
         texts, clips = list(meta["short"]["captions"]), list(range(len(meta["short"]["captions"])))
         for i, s in enumerate(meta["short"]["seeds"]):
             v = caption_variants(s, 2, duration_s=CLIP_S)
@@ -128,7 +149,7 @@ def stage_data(work: Path, model_dir: Path) -> None:
             clips += [i] * len(v)
         data["prior"] = {"text": text_embeds(text, tokenizer, texts), "clip": torch.tensor(clips)}
         data["empty"] = text_embeds(text, tokenizer, [""])[0]
-    torch.save(data, work / "data.pt")
+    torch.save(data, work / DATA)
     log(f"unet-tune data: {len(texts)} caption embeddings ({time.perf_counter() - t0:.0f} s)")
 
 
@@ -138,7 +159,7 @@ def stage_prior(work: Path, model_dir: Path, steps: int, seed: int) -> None:
     final = work / "clap_prior"
     if (final / "config.json").exists() or steps <= 0:
         return
-    data = torch.load(work / "data.pt")
+    data = torch.load(work / DATA)
     prior = TextToAudioPrior.from_pretrained(model_dir / "clap_prior").float()
     fit_prior(prior, data["prior"]["text"], data["prior"]["clip"], data["short"]["audio"], steps, 3e-4, seed,
               torch.device("cpu"), tag="unet-tune prior")
@@ -147,13 +168,13 @@ def stage_prior(work: Path, model_dir: Path, steps: int, seed: int) -> None:
 
 def batch_plan(rng: np.random.Generator) -> tuple[str, int | None]:
     """Which clips a step trains on and how wide (latent frames): whole short clips, whole long ones,
-    or crops 12-63 frames wide (0.5-2.5 s) from the start of sustained clips."""
+    or one of :data:`CROP_WIDTHS` (0.5-2 s) from the start of sustained clips."""
     r = rng.random()
     if r < 0.25:
         return "short", None
     if r < 0.40:
         return "long", None
-    return "crop", int(rng.integers(12, 64))
+    return "crop", int(CROP_WIDTHS[rng.integers(len(CROP_WIDTHS))])
 
 
 def stage_unet(work: Path, model_dir: Path, steps: int, batch: int, lr: float, seed: int, ema_decay: float = 0.998,
@@ -163,9 +184,9 @@ def stage_unet(work: Path, model_dir: Path, steps: int, batch: int, lr: float, s
     final = work / "unet"
     if (final / "config.json").exists():
         return json.loads((work / "unet-history.json").read_text())
-    data = torch.load(work / "data.pt")
+    data = torch.load(work / DATA)
     empty = data["empty"]
-    crop_pool = torch.nonzero(data["short"]["sustained"]).flatten()
+    crop_pool = data["crops"]["index"]
     sched = DDPMScheduler(**{k: v for k, v in SCHEDULER.items() if k not in ("set_alpha_to_one", "steps_offset")})
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -182,14 +203,18 @@ def stage_unet(work: Path, model_dir: Path, steps: int, batch: int, lr: float, s
     t0, done0 = time.perf_counter(), step
     while step < steps:
         kind, width = batch_plan(rng)
-        part = data["long" if kind == "long" else "short"]
-        pool = crop_pool if kind == "crop" else torch.arange(len(part["mean"]))
-        idx = pool[torch.from_numpy(rng.integers(0, len(pool), batch))]
+        if kind == "crop" and not len(crop_pool):  # a corpus without sustained clips (tiny test runs)
+            kind = "short"
+        if kind == "crop":
+            rows = torch.from_numpy(rng.integers(0, len(crop_pool), batch))
+            part, idx = data["crops"][width], rows
+            cond = data["short"]["audio"][crop_pool[rows]].clone()
+        else:
+            part = data[kind]
+            idx = torch.from_numpy(rng.integers(0, len(part["mean"]), batch))
+            cond = part["audio"][idx].clone()
         mean, std = part["mean"][idx].float(), part["std"][idx].float()
-        if width is not None:
-            mean, std = mean[:, :, :width], std[:, :, :width]
         z0 = mean + std * torch.randn_like(mean)
-        cond = part["audio"][idx].clone()
         cond[torch.from_numpy(rng.random(batch) < cfg_dropout)] = empty
         noise = torch.randn_like(z0)
         t = torch.randint(0, 1000, (batch,))
