@@ -22,9 +22,10 @@ steady notes held to the clip's end, unsaid envelope meaning sustained), and
            record and ``"edit_condition": "source"`` (edits without a prompt follow the source's own
            sound) in ``audioldm_bridge.json``; what ``--out`` held becomes ``<out>.previous``
 
-Measured (docs/default-model.md): duration fill 26 -> 60 of 96 sustained renders, super-resolution of
-real recordings -17.2 -> -8.8 dB against the original's upper band, but named pitch 26 -> 18 of 40
-and the main held-out set 89.4 -> 85.2 %, so the bundled model is not this one.
+Measured (docs/default-model.md): duration fill 26 -> 63 of 96 sustained renders, super-resolution of
+real recordings -17.2 -> -10.1 dB against the original's upper band (12 -> 17 of 40 within 6 dB), but
+named pitch 26 -> 19 of 40 and the main held-out set 89.4 -> 86.6 %, so the bundled model is not this
+one.
 
 Each stage keeps its result in ``--work`` (default ``unet-tune/`` in the user cache) and is skipped
 when it is there; the UNet saves a checkpoint every 100 steps and resumes from it.
