@@ -46,7 +46,7 @@ import torch.nn.functional as F
 
 from .. import paths
 from ..frontend import log_mel
-from .train import (BUILTIN_OUT, CLIP_FRAMES, CLIP_S, EVAL_BATCH, SCHEDULER, Checkpoint, log, lr_at,
+from .train import (BUILTIN_OUT, CLIP_FRAMES, CLIP_S, SCHEDULER, Checkpoint, corpus_batches, log, lr_at,
                     fit_prior, output_folder, publish, text_embeds)
 
 LONG_S = 2 * CLIP_S
@@ -114,33 +114,32 @@ def stage_data(work: Path, model_dir: Path) -> None:
     text = ClapTextModelWithProjection.from_pretrained(model_dir / "text_encoder").float().eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
     data = {}
+
+    def encode(mels: np.ndarray) -> dict:
+        """Scaled VAE latent posteriors (mean, std, float16) of log-mels, batch by batch."""
+        means, stds = [], []
+        for x in corpus_batches(mels, torch.device("cpu")):
+            post = vae.encode(x[:, None]).latent_dist
+            means.append((post.mean * vae.config.scaling_factor).half())
+            stds.append((post.std * vae.config.scaling_factor).half())
+        return {"mean": torch.cat(means), "std": torch.cat(stds)}
+
     with torch.no_grad():
-        for name, dur in (("short", CLIP_S), ("long", LONG_S)):
+        for name in ("short", "long"):
             mels = np.load(work / f"mels-{name}.npy")
-            means, stds, embs = [], [], []
-            for i in range(0, len(mels), EVAL_BATCH):
-                x = torch.from_numpy(mels[i:i + EVAL_BATCH].astype(np.float32))
-                post = vae.encode(x[:, None]).latent_dist
-                means.append((post.mean * vae.config.scaling_factor).half())
-                stds.append((post.std * vae.config.scaling_factor).half())
-                embs.append(audio(x[:, :CLIP_FRAMES]))
-            data[name] = {"mean": torch.cat(means), "std": torch.cat(stds), "audio": torch.cat(embs),
+            if name == "short":
+                mels_short = mels
+            data[name] = {**encode(mels),
+                          "audio": torch.cat([audio(x[:, :CLIP_FRAMES]) for x in corpus_batches(mels, torch.device("cpu"))]),
                           "sustained": torch.tensor([sustained(a) for a in meta[name]["attributes"]])}
             log(f"unet-tune data: {name} latents {tuple(data[name]['mean'].shape)} ({time.perf_counter() - t0:.0f} s)")
         # Crops are encoded on their own, not cut out of whole-clip latents: the decoder renders a clip's
         # last latent frames as an end, so the UNet must learn end latents at its right edge (cut-out
         # interior latents there taught it a spike in the decoded mel's last frames: a click).
-        mels = np.load(work / "mels-short.npy")
         index = torch.nonzero(data["short"]["sustained"]).flatten()
         data["crops"] = {"index": index}
         for width in CROP_WIDTHS:
-            means, stds = [], []
-            for i in range(0, len(index), EVAL_BATCH):
-                x = torch.from_numpy(mels[index[i:i + EVAL_BATCH].numpy(), :4 * width].astype(np.float32))
-                post = vae.encode(x[:, None]).latent_dist
-                means.append((post.mean * vae.config.scaling_factor).half())
-                stds.append((post.std * vae.config.scaling_factor).half())
-            data["crops"][width] = {"mean": torch.cat(means), "std": torch.cat(stds)}
+            data["crops"][width] = encode(mels_short[index.numpy(), :4 * width])
         log(f"unet-tune data: {len(index)} sustained clips cropped to {CROP_WIDTHS} latent frames "
             f"({time.perf_counter() - t0:.0f} s)")
         texts, clips = list(meta["short"]["captions"]), list(range(len(meta["short"]["captions"])))
