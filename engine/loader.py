@@ -249,6 +249,8 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
     choice = tuning.choose_memory_format(unet, width, folder, device, dtype)
     vae_choice = tuning.choose_memory_format(vae, width, folder, device, dtype, tuning.measure_vae, part="vae")
     attention = tuning.choose_attention(unet, width, folder, device, dtype)
+    voc_choice = tuning.choose_vocoder(vocoder, model.mel_bins, folder, device, dtype)
+    model.vocoder_layout = voc_choice["vocoder_layout"]
     # Memory-mapped weights go back to the OS between stages on the CPU (engine.memory).
     mapped = memory.mapped_bytes(unet, vae, text_encoder, vocoder)
     model.release_weights = memory.should_release(mapped, device)
@@ -256,6 +258,8 @@ def _load_audioldm(folder: Path, name: str, device: torch.device, dtype: torch.d
         **choice, "vae_memory_format": vae_choice["memory_format"], "vae_decode_s": vae_choice["step_s"],
         "vae_source": vae_choice["source"], "attention": attention["attention"],
         "attention_step_s": attention["step_s"], "attention_source": attention["source"],
+        "vocoder_layout": voc_choice["vocoder_layout"], "vocoder_s": voc_choice["step_s"],
+        "vocoder_source": voc_choice["source"],
         "threads": torch.get_num_threads(), "release_weights": model.release_weights,
         "mapped_weights_mb": round(mapped / 2**20)}
     return model

@@ -44,6 +44,8 @@ class LoadedModel:
     #: Release each component's memory-mapped weights when its stage of a render is done
     #: (:mod:`engine.memory`; the loader decides).
     release_weights: bool = False
+    #: How a HiFi-GAN vocoder runs (:func:`engine.tuning.choose_vocoder`): ``"planar"`` or ``"module"``.
+    vocoder_layout: str = "module"
 
     def done_with(self, *parts: str) -> None:
         """A render needs these components no more for now: with :attr:`release_weights`, their
@@ -54,6 +56,14 @@ class LoadedModel:
 
         for name in parts:
             memory.release(getattr(self, name, None))
+
+    def vocode(self, mel: torch.Tensor) -> torch.Tensor:
+        """(B, frames, mels) log-mel -> (B, samples) waveform through the vocoder, in its measured layout."""
+        if self.vocoder_layout == "planar":
+            from .nets.hifigan import planar_forward
+
+            return planar_forward(self.vocoder, mel)
+        return self.vocoder(mel)
 
     @property
     def sampler_defaults(self) -> dict[str, Any]:

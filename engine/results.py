@@ -52,6 +52,7 @@ def provenance(request: RenderRequest, model: LoadedModel, seed: int, score: flo
         "memory_format": (model.extra.get("tuning") or {}).get("memory_format"),
         "vae_memory_format": (model.extra.get("tuning") or {}).get("vae_memory_format"),
         "attention": (model.extra.get("tuning") or {}).get("attention"),
+        "vocoder_layout": (model.extra.get("tuning") or {}).get("vocoder_layout"),
         # The request that renders exactly this clip alone (presets save from it).
         "request": request.replace(seed=seed, variations=1, candidates=1).to_dict(),
     }

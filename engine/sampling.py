@@ -286,7 +286,7 @@ def decode(model: LoadedModel, latents: torch.Tensor, n_samples: int | None = No
     if final:
         model.done_with("vae")
     t1 = time.perf_counter()
-    wav = model.vocoder(mel.squeeze(1))
+    wav = model.vocode(mel.squeeze(1))
     _sync(model.device)
     if final:
         model.done_with("vocoder")

@@ -15,6 +15,10 @@ implementation (:func:`choose_attention`: PyTorch's scaled-dot-product attention
 plain processor; AudioLDM-S, batch 2, 10.24 s: 0.77 s against 1.12 s per step). The thread count is
 torch's (all cores): on the 2-core CPU one thread took 1.46 s for that step, so it is recorded
 (``threads``) rather than searched.
+
+The HiFi-GAN vocoder's layout is measured too (:func:`choose_vocoder`): transformers' 1-D
+convolutions against the same maths on planar channels-last tensors (:mod:`engine.nets.hifigan`);
+AudioLDM-S's vocoder on 10.24 s took 3.45-3.83 s as it is and 2.83-2.87 s planar.
 """
 
 from __future__ import annotations
@@ -200,3 +204,52 @@ def choose_attention(unet, width: int, folder: Path, device: torch.device, dtype
         return {"attention": "sdpa", "source": f"default (not measured: {exc})", "step_s": None}
     unet.set_attn_processor(_processors()[entry["attention"]]())
     return {"attention": entry["attention"], "source": source, "step_s": entry.get("step_s")}
+
+
+#: How the HiFi-GAN vocoder runs: ``planar`` (:func:`engine.nets.hifigan.planar_forward`) or
+#: ``module`` (transformers' own forward).
+VOCODER_LAYOUTS = ("planar", "module")
+#: Mel frames of a 2.56 s clip at AudioLDM's 100 frames per second.
+VOCODER_CALIBRATION_FRAMES = 256
+
+
+def _vocoder_runs(vocoder) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    from .nets.hifigan import planar_forward
+
+    return {"planar": lambda mel: planar_forward(vocoder, mel), "module": vocoder}
+
+
+def measure_vocoder(vocoder, n_mels: int, device: torch.device, dtype: torch.dtype, reps: int = 1,
+                    timer: Callable[[], float] = time.perf_counter) -> dict[str, float]:
+    """Seconds to vocode a 2.56 s mel in each layout, as :func:`measure`."""
+    g = torch.Generator().manual_seed(0)
+    mel = torch.randn(1, VOCODER_CALIBRATION_FRAMES, n_mels, generator=g).to(device, dtype)
+    runs = _vocoder_runs(vocoder)
+    best = {name: float("inf") for name in runs}
+    with torch.inference_mode():
+        for rep in range(reps + 1):
+            for name, run in runs.items():
+                start = timer()
+                run(mel)
+                if rep:
+                    best[name] = min(best[name], timer() - start)
+    return best
+
+
+def choose_vocoder(vocoder, n_mels: int, folder: Path, device: torch.device, dtype: torch.dtype,
+                   measure_fn: Callable[..., dict[str, float]] = measure_vocoder) -> dict[str, Any]:
+    """The layout a HiFi-GAN vocoder runs in, measured for this model here and stored like the
+    memory format: ``{"vocoder_layout", "source", "step_s"}``. Other vocoders (the default model's
+    Griffin-Lim) run as they are."""
+    from transformers import SpeechT5HifiGan
+
+    if not isinstance(vocoder, SpeechT5HifiGan):
+        return {"vocoder_layout": "module", "source": "not a HiFi-GAN", "step_s": None}
+    if device.type != "cpu":  # cuDNN's 1-D kernels are not oneDNN's; nothing measured to go on
+        return {"vocoder_layout": "module", "source": "default", "step_s": None}
+    try:
+        entry, source = _stored_or_measured(_key(folder, device) + "|vocoder", "vocoder_layout",
+                                            VOCODER_LAYOUTS, lambda: measure_fn(vocoder, n_mels, device, dtype))
+    except (RuntimeError, ValueError, TypeError, AttributeError) as exc:  # an unusual vocoder
+        return {"vocoder_layout": "module", "source": f"default (not measured: {exc})", "step_s": None}
+    return {"vocoder_layout": entry["vocoder_layout"], "source": source, "step_s": entry.get("step_s")}

@@ -131,3 +131,71 @@ def test_the_attention_implementation_is_measured_stored_and_applied(unet, tmp_p
     again = tuning.choose_attention(unet, 16, tmp_path / "m", cpu, torch.float32,
                                     lambda *a: pytest.fail("measured twice"))
     assert (again["attention"], again["source"]) == ("default", "stored")
+
+
+@pytest.fixture()
+def vocoder(tiny_model_dir):
+    from transformers import SpeechT5HifiGan
+
+    return SpeechT5HifiGan.from_pretrained(tiny_model_dir / "vocoder").eval()
+
+
+@pytest.mark.parametrize("normalize_before", [False, True])
+def test_the_planar_vocoder_computes_what_transformers_does(vocoder, normalize_before):
+    from engine.nets.hifigan import planar_forward
+
+    vocoder.config.normalize_before = normalize_before
+    vocoder.mean.normal_(0, 0.5)
+    vocoder.scale.uniform_(0.5, 2.0)
+    g = torch.Generator().manual_seed(3)
+    n_mels = vocoder.config.model_in_dim
+    with torch.inference_mode():
+        for frames in (1, 37, 256):
+            mel = torch.randn(2, frames, n_mels, generator=g)
+            ref, ours = vocoder(mel), planar_forward(vocoder, mel)
+            assert ours.shape == ref.shape and ours.is_contiguous()
+            assert (ours - ref).abs().max() <= 1e-5 * ref.abs().max()
+        single = torch.randn(50, n_mels, generator=g)  # an unbatched mel gives an unbatched waveform
+        ref, ours = vocoder(single), planar_forward(vocoder, single)
+        assert ours.shape == ref.shape and ours.dim() == 1
+        assert (ours - ref).abs().max() <= 1e-5 * ref.abs().max()
+
+
+def test_the_vocoder_layout_is_measured_stored_and_reported(tiny_model_dir, vocoder, tmp_path, monkeypatch):
+    from engine import loader
+    from engine.request import RenderRequest
+    from engine.results import provenance
+
+    monkeypatch.setenv("AUDIOLDM_BRIDGE_CACHE", str(tmp_path))
+    (tmp_path / "m").mkdir()
+    cpu = torch.device("cpu")
+    real = tuning.measure_vocoder(vocoder, vocoder.config.model_in_dim, cpu, torch.float32)
+    assert set(real) == set(tuning.VOCODER_LAYOUTS) and all(0 < v < 60 for v in real.values())
+    first = tuning.choose_vocoder(vocoder, 64, tmp_path / "m", cpu, torch.float32,
+                                  lambda *a: {"planar": 0.3, "module": 0.2})
+    assert (first["vocoder_layout"], first["source"]) == ("module", "measured")
+    again = tuning.choose_vocoder(vocoder, 64, tmp_path / "m", cpu, torch.float32,
+                                  lambda *a: pytest.fail("measured twice"))
+    assert (again["vocoder_layout"], again["source"]) == ("module", "stored")
+    broken = tuning.choose_vocoder(vocoder, 64, tmp_path / "odd", cpu, torch.float32,
+                                   lambda *a: (_ for _ in ()).throw(RuntimeError("no kernel")))
+    assert broken["vocoder_layout"] == "module" and "no kernel" in broken["source"]
+
+    model = loader.load(str(tiny_model_dir), device="cpu")  # measured for real at load
+    assert model.vocoder_layout == model.extra["tuning"]["vocoder_layout"] in tuning.VOCODER_LAYOUTS
+    assert provenance(RenderRequest(prompt="x"), model, 1, None)["vocoder_layout"] == model.vocoder_layout
+    mel = torch.randn(1, 40, model.mel_bins)
+    with torch.inference_mode():
+        by_layout = {}
+        for layout in tuning.VOCODER_LAYOUTS:
+            model.vocoder_layout = layout
+            by_layout[layout] = model.vocode(mel)
+    assert (by_layout["planar"] - by_layout["module"]).abs().max() <= 1e-5 * by_layout["module"].abs().max()
+
+
+def test_a_griffin_lim_vocoder_runs_as_it_is(tmp_path):
+    from engine.griffinlim import GriffinLimVocoder
+
+    choice = tuning.choose_vocoder(GriffinLimVocoder(), 64, tmp_path, torch.device("cpu"), torch.float32,
+                                   lambda *a: pytest.fail("a Griffin-Lim vocoder is not measured"))
+    assert choice == {"vocoder_layout": "module", "source": "not a HiFi-GAN", "step_s": None}
