@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import torch
 
 from engine import loader, paths
 from engine.default_model import unet_tune
 from engine.pipeline import generate_waveforms
 from engine.request import RenderRequest
 
-TINY = ["--clips", "24", "--long-clips", "6", "--steps", "3", "--batch", "4", "--prior-steps", "4"]
+TINY = ["--clips", "24", "--long-clips", "6", "--steps", "3", "--batch", "4", "--prior-steps", "4",
+        "--clap-steps", "0"]
 
 
 def test_unet_tune_writes_a_model_with_a_new_unet_and_prior_and_resumes(tmp_path, capsys):
@@ -65,3 +67,42 @@ def test_only_sustained_clips_are_cropped():
     assert unet_tune.sustained({"family": "rain"}) and unet_tune.sustained({"family": "talking"})
     assert not unet_tune.sustained({"envelope": "fading", "family": "sine_tone"})  # a crop would lose the fade
     assert not unet_tune.sustained({"rhythm": "repeated", "family": "kick"})  # a crop would change the count
+
+
+def test_the_clap_stage_continues_both_encoders_and_the_export_carries_them(tmp_path, capsys):
+    work, out = tmp_path / "work", tmp_path / "tuned"
+    work.mkdir()
+    bundled = paths.default_model_dir()
+    unet_tune.stage_corpus(work, 5, 24, 2)
+    corpus = json.loads((work / "corpus.json").read_text())
+    assert len(corpus["short"]["families"]) == 24 and len(corpus["short"]["mentioned"]) == 24
+    # A corpus written before this stage (no families or mentioned attributes) gets them from its seeds.
+    expected = corpus["short"]["families"], corpus["short"]["mentioned"]
+    for key in ("families", "mentioned"):
+        for part in corpus.values():
+            part.pop(key)
+    (work / "corpus.json").write_text(json.dumps(corpus))
+    assert unet_tune.encoders_dir(work, bundled) == bundled
+    unet_tune.stage_clap(work, bundled, 3, seed=0, batch=8)
+    short = json.loads((work / "corpus.json").read_text())["short"]
+    assert (short["families"], short["mentioned"]) == tuple(map(list, expected))
+    assert "1 head steps, then 3 steps" in capsys.readouterr().out
+    assert unet_tune.encoders_dir(work, bundled) == work / "clap"
+    for name in ("text_encoder", "clap_audio"):
+        assert (work / "clap" / name / "model.safetensors").read_bytes() != \
+            (bundled / name / "model.safetensors").read_bytes()
+
+    unet_tune.main(["--work", str(work), "--out", str(out), *TINY[:-1], "3"])  # the CLAP stage is done: skipped
+    meta = json.loads((out / "audioldm_bridge.json").read_text())
+    assert meta["unet_tune"]["clap_steps"] == 3
+    model = loader.load(str(out), device="cpu")
+    assert model.text_encoder.dtype == torch.float32  # stored in float16 like the bundled one, run in float32
+    from safetensors import safe_open
+
+    with safe_open(str(out / "text_encoder" / "model.safetensors"), "pt") as f:
+        assert f.get_tensor(next(iter(f.keys()))).dtype == torch.float16
+    assert (out / "clap_audio" / "model.safetensors").read_bytes() == \
+        (work / "clap" / "clap_audio" / "model.safetensors").read_bytes()
+    wave = generate_waveforms(model, RenderRequest(prompt="a steady sine tone", duration_s=0.7, steps=2, seed=0,
+                                                   raw=True, model=str(out))).audio[0]
+    assert wave.shape == (11200,) and np.all(np.isfinite(wave))
