@@ -9,6 +9,7 @@ import base64
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -119,7 +120,9 @@ def test_a_region_goes_through_the_bridge_and_comes_back_on_its_own_track(tmp_pa
     cmd = ["ardour", "-n", "-a", str(session)]
     if not os.environ.get("DISPLAY"):
         cmd = ["xvfb-run", "-a"] + cmd
-    ardour = subprocess.Popen(cmd, env=env, stdout=open(tmp_path / "ardour.log", "w"), stderr=subprocess.STDOUT)
+    # Its own process group: killing xvfb-run alone would leave Ardour and its X server running.
+    ardour = subprocess.Popen(cmd, env=env, stdout=open(tmp_path / "ardour.log", "w"), stderr=subprocess.STDOUT,
+                              start_new_session=True)
     try:
         svc.wait_ready(180)
 
@@ -140,8 +143,13 @@ def test_a_region_goes_through_the_bridge_and_comes_back_on_its_own_track(tmp_pa
             " ARDOUR.MidiTrackNameSource.SMFTrackName, ARDOUR.MidiTempoMapDisposition.SMFTempoIgnore,"
             " Temporal.timepos_t(96000), ARDOUR.PluginInfo(), ARDOUR.Track(), false)\n"
             'Session:save_state("", false, false, false, false, false)', "imported")
-        osc("/access_action", "Editor/select-all-objects")
-        time.sleep(0.5)
+        # Selected inside Ardour's own call, counted before the marker: a fire-and-forget OSC action
+        # with a sleep raced the import under load (the region was not yet selectable, nothing was sent).
+        count = tmp_path / "selected-count"
+        run('Editor:access_action("Editor", "select-all-objects")\n'
+            f'local c = io.open({q(str(count))}, "w") c:write(Editor:get_selection().regions:regionlist():size()) c:close()',
+            "selected")
+        assert int(count.read_text()) == 1, "the imported region was not selected"
         # 2. Our script sends the selected region to the bridge (upsample, regenerating above 4 kHz).
         run(f'local A = loadfile({q(str(lib))})().load_config({q(str(cfg / "scripts" / "audioldm_ardour_config.lua"))})\nA.send("upsample", {{ cutoff = 4000, steps = 2 }})', "sent")
         deadline = time.monotonic() + 120
@@ -155,8 +163,10 @@ def test_a_region_goes_through_the_bridge_and_comes_back_on_its_own_track(tmp_pa
         osc("/access_action", "Common/Quit")
         ardour.wait(60)
     finally:
-        if ardour.poll() is None:
-            ardour.kill()
+        try:
+            os.killpg(ardour.pid, signal.SIGKILL)  # whatever is left of the group (xvfb-run's X server too)
+        except ProcessLookupError:
+            pass
         bridge.close()
         svc.stop()
 
