@@ -38,6 +38,7 @@ def provenance(request: RenderRequest, model: LoadedModel, seed: int, score: flo
                extra: dict | None = None) -> dict:
     """Everything needed to re-render this clip exactly: run the same request with this seed and
     variations = candidates = 1."""
+    tuning = model.extra.get("tuning") or {}  # the speed choices measured for this model (engine.tuning)
     data = {
         "app": "audioldm-bridge", "version": __version__, "mode": request.mode,
         "prompt": request.prompt, "negative_prompt": request.negative_prompt,
@@ -49,10 +50,8 @@ def provenance(request: RenderRequest, model: LoadedModel, seed: int, score: flo
         "raw": request.raw, "peak_dbfs": None if request.raw else request.peak_dbfs,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "device": str(model.device), "dtype": str(model.dtype).replace("torch.", ""),
-        "memory_format": (model.extra.get("tuning") or {}).get("memory_format"),
-        "vae_memory_format": (model.extra.get("tuning") or {}).get("vae_memory_format"),
-        "attention": (model.extra.get("tuning") or {}).get("attention"),
-        "vocoder_layout": (model.extra.get("tuning") or {}).get("vocoder_layout"),
+        "memory_format": tuning.get("memory_format"), "vae_memory_format": tuning.get("vae_memory_format"),
+        "attention": tuning.get("attention"), "vocoder_layout": tuning.get("vocoder_layout"),
         # The request that renders exactly this clip alone (presets save from it).
         "request": request.replace(seed=seed, variations=1, candidates=1).to_dict(),
     }
