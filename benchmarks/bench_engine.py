@@ -132,8 +132,12 @@ def child(which: str, folder: str, duration: float, steps: int, threads: int) ->
         from diffusers import DDIMScheduler
         from diffusers.pipelines.deprecated.audioldm import AudioLDMPipeline
 
+        from engine.nets import upsample
+
         model.unet.to(memory_format=torch.contiguous_format)  # diffusers' own layout, not our tuning
         model.vae.to(memory_format=torch.contiguous_format)
+        upsample.uninstall(model.unet)  # and diffusers' own upsampling
+        upsample.uninstall(model.vae)
         pipe = AudioLDMPipeline(vae=model.vae, text_encoder=model.text_encoder, tokenizer=model.tokenizer,
                                 unet=model.unet, scheduler=DDIMScheduler.from_config(model.scheduler_config),
                                 vocoder=model.vocoder)
