@@ -38,6 +38,8 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    from engine.nets import upsample
+
     model = loader.load("builtin:default", device="cpu")
     request = RenderRequest(prompt="a low kick drum", duration_s=args.duration, steps=args.steps, seed=1,
                             raw=True, model="builtin:default").resolved(model.sampler_defaults)
@@ -56,14 +58,23 @@ def main() -> None:
                       guidance_scale=request.guidance_scale, generator=torch.Generator().manual_seed(1))
         return {}
 
+    def blocks(ours_too: bool) -> None:
+        """Our polyphase upsampling for our runs, diffusers' own blocks for the reference's."""
+        for module in (model.unet, model.vae):
+            upsample.uninstall(module)
+            if ours_too:
+                upsample.install(module)
+
     # Interleaved (ours, reference, ours, ...) so load on a shared machine hits both alike.
     runs = {"ours": ours, "reference": ref}
     walls: dict[str, list[float]] = {name: [] for name in runs}
     stages: list[dict] = []
-    for fn in runs.values():
+    for name, fn in runs.items():
+        blocks(name == "ours")
         fn()  # warm-up
     for _ in range(args.repeats):
         for name, fn in runs.items():
+            blocks(name == "ours")
             t0 = time.perf_counter()
             out = fn()
             walls[name].append(time.perf_counter() - t0)
