@@ -111,9 +111,9 @@ def _facts(seed: int) -> tuple[list, list]:
 
 def stage_clap(work: Path, model_dir: Path, steps: int, seed: int, batch: int = 64, lr: float = 1e-4) -> None:
     """Continue the bundled CLAP text and audio encoders on the new corpus, with the training recipe's
-    contrastive loss and attribute heads (pitch included): the frozen audio encoder placed voices and
-    held notes it never heard so that the prior and the UNet lost named pitch (docs/default-model.md).
-    The heads are new; for a sixth as many steps first they learn to read the bundled embeddings
+    contrastive loss and attribute heads (pitch included). Built to test whether the frozen encoders,
+    which never heard voices or held notes, were why the tunes lost named pitch; measured, they were
+    not (docs/default-model.md), so the command leaves this stage off by default. The heads are new; for a sixth as many steps first they learn to read the bundled embeddings
     alone, so that their first gradients do not pull the encoders about."""
     from transformers import AutoTokenizer, ClapTextModelWithProjection
 
