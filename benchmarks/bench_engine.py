@@ -4,7 +4,7 @@ Renders 10.24 s with 10 DDIM steps (eta 0, guidance 2.5) through our engine and 
 deprecated diffusers pipeline on the same weights, each in its own process (so peak RSS is its own),
 and prints wall seconds, the ratio ours/reference, peak RSS and the per-stage split.
 
-    python benchmarks/bench_engine.py [--size s] [--duration 10.24] [--steps 10] [--threads N] [--repeats 3]
+    python benchmarks/bench_engine.py [--size s] [--duration 10.24] [--steps 10] [--threads N] [--repeats 5]
 
 Each side runs ``--repeats`` times, the two sides alternating (a shared machine drifts by 5-10 %
 between minutes, and alternating spreads that over both); the median run of each side is compared.
@@ -162,7 +162,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10.24)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    ap.add_argument("--repeats", type=int, default=3, help="runs per side, alternating; medians compared")
+    ap.add_argument("--repeats", type=int, default=5, help="runs per side, alternating; medians compared")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
