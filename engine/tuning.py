@@ -82,15 +82,25 @@ def measure(unet, width: int, device: torch.device, dtype: torch.dtype, reps: in
     after one warm-up each, the formats interleaved so that load drift hits both alike."""
     x, labels = _step_inputs(unet, width, device, dtype)
     t = torch.tensor(500, device=device)
-    best = {name: float("inf") for name in FORMATS}
+    variants = {name: (lambda fmt=fmt: unet.to(memory_format=fmt),
+                       lambda fmt=fmt: unet(x.contiguous(memory_format=fmt), t, encoder_hidden_states=None,
+                                            class_labels=labels))
+                for name, fmt in FORMATS.items()}
+    return _interleaved_best(variants, reps, timer)
+
+
+def _interleaved_best(variants: dict[str, tuple[Callable[[], Any], Callable[[], Any]]], reps: int,
+                      timer: Callable[[], float]) -> dict[str, float]:
+    """Seconds of each variant's run (``(setup, run)``; the setup is not timed), best of ``reps``
+    rounds after a warm-up round, the variants interleaved so that load drift hits all alike."""
+    best = {name: float("inf") for name in variants}
     with torch.inference_mode():
         for rep in range(reps + 1):
-            for name, fmt in FORMATS.items():
-                unet.to(memory_format=fmt)
-                xin = x.contiguous(memory_format=fmt)
+            for name, (setup, run) in variants.items():
+                setup()
                 start = timer()
-                unet(xin, t, encoder_hidden_states=None, class_labels=labels)
-                if rep:  # the first round warms up both
+                run()
+                if rep:  # the first round warms up every variant
                     best[name] = min(best[name], timer() - start)
     return best
 
@@ -100,16 +110,10 @@ def measure_vae(vae, width: int, device: torch.device, dtype: torch.dtype, reps:
     """Seconds per VAE decode of a 2.56 s latent in each memory format, as :func:`measure`."""
     g = torch.Generator().manual_seed(0)
     z = torch.randn(1, int(vae.config.latent_channels), CALIBRATION_FRAMES, width, generator=g).to(device, dtype)
-    best = {name: float("inf") for name in FORMATS}
-    with torch.inference_mode():
-        for rep in range(reps + 1):
-            for name, fmt in FORMATS.items():
-                vae.to(memory_format=fmt)
-                start = timer()
-                vae.decode(z.contiguous(memory_format=fmt))
-                if rep:
-                    best[name] = min(best[name], timer() - start)
-    return best
+    variants = {name: (lambda fmt=fmt: vae.to(memory_format=fmt),
+                       lambda fmt=fmt: vae.decode(z.contiguous(memory_format=fmt)))
+                for name, fmt in FORMATS.items()}
+    return _interleaved_best(variants, reps, timer)
 
 
 def _stored_or_measured(key: str, field: str, choices, measure_once: Callable[[], dict[str, float]]):
@@ -168,16 +172,10 @@ def measure_attention(unet, width: int, device: torch.device, dtype: torch.dtype
     x, labels = _step_inputs(unet, width, device, dtype)
     x = x.contiguous(memory_format=torch.channels_last) if _is_channels_last(unet) else x
     t = torch.tensor(500, device=device)
-    best = {name: float("inf") for name in _processors()}
-    with torch.inference_mode():
-        for rep in range(reps + 1):
-            for name, proc in _processors().items():
-                unet.set_attn_processor(proc())
-                start = timer()
-                unet(x, t, encoder_hidden_states=None, class_labels=labels)
-                if rep:
-                    best[name] = min(best[name], timer() - start)
-    return best
+    variants = {name: (lambda proc=proc: unet.set_attn_processor(proc()),
+                       lambda: unet(x, t, encoder_hidden_states=None, class_labels=labels))
+                for name, proc in _processors().items()}
+    return _interleaved_best(variants, reps, timer)
 
 
 def _is_channels_last(module) -> bool:
@@ -224,16 +222,8 @@ def measure_vocoder(vocoder, n_mels: int, device: torch.device, dtype: torch.dty
     """Seconds to vocode a 2.56 s mel in each layout, as :func:`measure`."""
     g = torch.Generator().manual_seed(0)
     mel = torch.randn(1, VOCODER_CALIBRATION_FRAMES, n_mels, generator=g).to(device, dtype)
-    runs = _vocoder_runs(vocoder)
-    best = {name: float("inf") for name in runs}
-    with torch.inference_mode():
-        for rep in range(reps + 1):
-            for name, run in runs.items():
-                start = timer()
-                run(mel)
-                if rep:
-                    best[name] = min(best[name], timer() - start)
-    return best
+    return _interleaved_best({name: (lambda: None, lambda run=run: run(mel))
+                              for name, run in _vocoder_runs(vocoder).items()}, reps, timer)
 
 
 def choose_vocoder(vocoder, n_mels: int, folder: Path, device: torch.device, dtype: torch.dtype,

@@ -138,7 +138,8 @@ def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: 
         with torch.no_grad():
             for p_s, p_t in zip(student.parameters(), teacher.parameters()):
                 p_s.copy_(p_t + mix * (p_s - p_t))
-    record = {"steps": steps, "batch": batch, "mix": mix, "pitch_weight": pitch_weight, "clips": clips, "variants": variants, "seed": seed,
+    record = {"steps": steps, "batch": batch, "mix": mix, "pitch_weight": pitch_weight, "clips": clips,
+              "variants": variants, "seed": seed,
               "keep_weight": keep_weight, "lr": lr, "prior_weight": prior_weight if prior is not None else 0.0,
               "captions": len(captions),
               "synonym_words": len(augment.synonyms),

@@ -402,6 +402,21 @@ class AttributeHeads(torch.nn.Module):
         return total
 
 
+def clap_losses(a: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, logit_scale: torch.Tensor,
+                heads: AttributeHeads, tgt: dict, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(contrastive, attributes, logits)`` of a batch of unit audio embeddings ``a`` and text
+    embeddings ``t`` whose captions have ids ``ids``; ``i`` indexes the clips' attribute targets."""
+    logits = a @ t.T * logit_scale.clamp(max=math.log(100)).exp()
+    # Captions repeat across clips (same wording, same family): don't punish identical captions.
+    same = (ids[:, None] == ids[None, :]) & ~torch.eye(len(ids), dtype=torch.bool, device=ids.device)
+    logits = logits.masked_fill(same, -1e4)
+    target = torch.arange(len(ids), device=ids.device)
+    contrastive = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    aux = 0.5 * (heads.loss(a, tgt["audio"][i], tgt["f0"][i], tgt["f0_audio"][i])
+                 + heads.loss(t, tgt["text"][i], tgt["f0"][i], tgt["f0_text"][i]))
+    return contrastive, aux, logits
+
+
 def stage_clap(cfg: Config, work: Path) -> None:
     from ..nets.clap_audio import SmallClapAudio
 
@@ -439,16 +454,9 @@ def stage_clap(cfg: Config, work: Path) -> None:
             g["lr"] = lr_at(step, cfg.clap_steps, 5e-4)
         a = audio(x)
         t = F.normalize(text(tokens.input_ids[idx], attention_mask=tokens.attention_mask[idx]).text_embeds, dim=-1)
-        logits = a @ t.T * logit_scale.clamp(max=math.log(100)).exp()
-        # Captions repeat across clips (same wording, same family): don't punish identical captions.
         i = torch.from_numpy(idx).to(dev)
-        ids = caption_ids[i]
-        same = ids[:, None] == ids[None, :]
-        logits = logits.masked_fill(same & ~torch.eye(len(idx), dtype=torch.bool, device=dev), -1e4)
+        loss, aux, logits = clap_losses(a, t, caption_ids[i], logit_scale, heads, tgt, i)
         target = torch.arange(len(idx), device=dev)
-        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-        aux = 0.5 * (heads.loss(a, tgt["audio"][i], tgt["f0"][i], tgt["f0_audio"][i])
-                     + heads.loss(t, tgt["text"][i], tgt["f0"][i], tgt["f0_text"][i]))
         opt.zero_grad(set_to_none=True)
         (loss + cfg.clap_aux * aux).backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -118,7 +118,7 @@ def stage_clap(work: Path, model_dir: Path, steps: int, seed: int, batch: int = 
     from transformers import AutoTokenizer, ClapTextModelWithProjection
 
     from ..nets.clap_audio import SmallClapAudio
-    from .train import HEAD_ATTRIBUTES, AttributeHeads, attribute_targets
+    from .train import HEAD_ATTRIBUTES, AttributeHeads, attribute_targets, clap_losses
 
     final = work / "clap"
     if (final / "clap_audio" / "config.json").exists() or steps <= 0:
@@ -158,14 +158,7 @@ def stage_clap(work: Path, model_dir: Path, steps: int, seed: int, batch: int = 
         t = F.normalize(text(tokens.input_ids[i], attention_mask=tokens.attention_mask[i]).text_embeds, dim=-1)
         if warm:
             a, t = a.detach(), t.detach()
-        logits = a @ t.T * logit_scale.clamp(max=math.log(100)).exp()
-        ids = caption_ids[i]
-        same = (ids[:, None] == ids[None, :]) & ~torch.eye(len(idx), dtype=torch.bool)
-        logits = logits.masked_fill(same, -1e4)  # identical captions are not each other's negatives
-        target = torch.arange(len(idx))
-        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
-        aux = 0.5 * (heads.loss(a, tgt["audio"][i], tgt["f0"][i], tgt["f0_audio"][i])
-                     + heads.loss(t, tgt["text"][i], tgt["f0"][i], tgt["f0_text"][i]))
+        loss, aux, _ = clap_losses(a, t, caption_ids[i], logit_scale, heads, tgt, i)
         opt.zero_grad(set_to_none=True)
         (loss + aux).backward()
         torch.nn.utils.clip_grad_norm_(encoders, 1.0)
@@ -206,22 +199,24 @@ def stage_data(work: Path, model_dir: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
     data = {}
 
-    def encode(mels: np.ndarray) -> dict:
-        """Scaled VAE latent posteriors (mean, std, float16) of log-mels, batch by batch."""
-        means, stds = [], []
+    def encode(mels: np.ndarray, embed: bool = False) -> dict:
+        """Scaled VAE latent posteriors (mean, std, float16) of log-mels, batch by batch, and with
+        ``embed`` the CLAP audio embeddings of their first 2.56 s from the same batches."""
+        out = {"mean": [], "std": [], **({"audio": []} if embed else {})}
         for x in corpus_batches(mels, torch.device("cpu")):
             post = vae.encode(x[:, None]).latent_dist
-            means.append((post.mean * vae.config.scaling_factor).half())
-            stds.append((post.std * vae.config.scaling_factor).half())
-        return {"mean": torch.cat(means), "std": torch.cat(stds)}
+            out["mean"].append((post.mean * vae.config.scaling_factor).half())
+            out["std"].append((post.std * vae.config.scaling_factor).half())
+            if embed:
+                out["audio"].append(audio(x[:, :CLIP_FRAMES]))
+        return {k: torch.cat(v) for k, v in out.items()}
 
     with torch.no_grad():
         for name in ("short", "long"):
             mels = np.load(work / f"mels-{name}.npy")
             if name == "short":
                 mels_short = mels
-            data[name] = {**encode(mels),
-                          "audio": torch.cat([audio(x[:, :CLIP_FRAMES]) for x in corpus_batches(mels, torch.device("cpu"))]),
+            data[name] = {**encode(mels, embed=True),
                           "sustained": torch.tensor([sustained(a) for a in meta[name]["attributes"]])}
             log(f"unet-tune data: {name} latents {tuple(data[name]['mean'].shape)} ({time.perf_counter() - t0:.0f} s)")
         # Crops are encoded on their own, not cut out of whole-clip latents: the decoder renders a clip's
