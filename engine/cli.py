@@ -150,6 +150,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         peak_dbfs=None if args.no_normalize else args.peak_dbfs, sample_format=args.sample_format,
         **common_request_fields(args),
     ))
+    if args.tune_to is not None:  # on top of a preset's finishing chain, or a chain of its own
+        import dataclasses
+
+        from .request import Finish
+
+        request = request.replace(finish=dataclasses.replace(request.finish or Finish(), tune_to=args.tune_to))
     return run_render(request, args)
 
 
@@ -214,6 +220,9 @@ def register_generate(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--no-normalize", action="store_true", help="keep the model's level")
     g.add_argument("--raw", action="store_true",
                    help="the model's waveform untouched: float32, 16 kHz, mono, no gain/fades/normalisation")
+    g.add_argument("--tune-to", default=None, metavar="PITCH",
+                   help='tune the render\'s pitch: "prompt" (the note or frequency the prompt names), a note '
+                        '("A3", "C#4") or Hz ("440"); time-preserving, skipped for sounds with no steady pitch')
     add_render_options(g)
     add_output_format_options(g)
     g.set_defaults(func=cmd_generate)

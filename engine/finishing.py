@@ -3,13 +3,16 @@
 Pure functions on arrays (frames, channels) float32 at the output rate, applied by the pipeline
 after rendering and before the atomic write, in this order:
 
-1. trim leading and trailing silence below ``trim_silence_db`` (a short margin is kept);
-2. fades in and out (raised cosine) of the rendered sound;
-3. pad ``tail_s`` of silence so reverb and delay tails ring out after it (the only way a chain may
+1. tune the sound's fundamental to ``tune_to`` (:mod:`engine.pitch`: the prompt's named pitch, a
+   note or a frequency; time-preserving, so the length is kept; skipped, with the reason reported,
+   for a sound with no steady pitch);
+2. trim leading and trailing silence below ``trim_silence_db`` (a short margin is kept);
+3. fades in and out (raised cosine) of the rendered sound;
+4. pad ``tail_s`` of silence so reverb and delay tails ring out after it (the only way a chain may
    lengthen a clip; the tail's own end gets a 50 ms fade);
-4. the ``fx`` chain with pedalboard: its built-in effects by name (:data:`EFFECTS`), or external
+5. the ``fx`` chain with pedalboard: its built-in effects by name (:data:`EFFECTS`), or external
    VST3 / AU plugins by path, parameters by name, every name and range checked first;
-5. integrated loudness to ``loudness_lufs`` (ITU-R BS.1770, pyloudnorm), with the true peak
+6. integrated loudness to ``loudness_lufs`` (ITU-R BS.1770, pyloudnorm), with the true peak
    (4x oversampled) held under ``true_peak_dbtp`` by a limiter, not by clipping.
 """
 
@@ -218,15 +221,33 @@ class FinishReport:
     frames_out: int
     loudness_lufs: float | None
     true_peak_dbtp: float | None
+    #: What tuning did (:class:`engine.pitch.Tuning` as a dict), when ``tune_to`` was set.
+    tuning: dict | None = None
 
 
-def apply(audio: np.ndarray, sr: int, finish: Finish) -> tuple[np.ndarray, FinishReport]:
-    """The whole chain on (frames, channels) audio at ``sr``. Raises OutputError if it produced
-    non-finite samples (a plugin gone wrong)."""
+def tune_step(audio: np.ndarray, sr: int, tune_to, prompt: str = "") -> tuple[np.ndarray, dict]:
+    """Step 1 on (frames, channels) audio: the target from ``tune_to`` (and the prompt for "prompt")."""
+    from . import pitch
+
+    target = pitch.parse_target(tune_to)
+    if target == "prompt":
+        target, why = pitch.prompt_pitch(prompt)
+        if target is None:
+            return audio, pitch.Tuning(None, skipped=why).to_dict()
+    out, report = pitch.tune(audio, sr, target)
+    return out, report.to_dict()
+
+
+def apply(audio: np.ndarray, sr: int, finish: Finish, prompt: str = "") -> tuple[np.ndarray, FinishReport]:
+    """The whole chain on (frames, channels) audio at ``sr`` (``prompt``: the text rendered, for
+    ``tune_to="prompt"``). Raises OutputError if it produced non-finite samples (a plugin gone wrong)."""
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim == 1:
         x = x[:, None]
     frames_in = len(x)
+    tuning = None
+    if finish.tune_to is not None:
+        x, tuning = tune_step(x, sr, finish.tune_to, prompt)
     if finish.trim_silence_db is not None:
         x = trim_silence(x, sr, finish.trim_silence_db)
     # Fades shape the rendered sound itself; a reverb or delay tail then rings out after it.
@@ -254,7 +275,7 @@ def apply(audio: np.ndarray, sr: int, finish: Finish) -> tuple[np.ndarray, Finis
     peak = true_peak_db(x, sr)
     return x, FinishReport(frames_in=frames_in, frames_out=len(x),
                            loudness_lufs=None if loudness is None or not math.isfinite(loudness) else round(loudness, 2),
-                           true_peak_dbtp=None if not math.isfinite(peak) else round(peak, 2))
+                           true_peak_dbtp=None if not math.isfinite(peak) else round(peak, 2), tuning=tuning)
 
 
 def describe(finish: Finish) -> dict[str, Any]:

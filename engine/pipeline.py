@@ -105,10 +105,14 @@ def write_generated(request: RenderRequest, model: LoadedModel, result: Waveform
                                       peak_dbfs=request.peak_dbfs)
         extra = {"sample_rate": rate, "channels": channels, "sample_format": fmt}
         if request.finish is not None:  # FX chain, fades, trimming, loudness: at the output rate
-            audio, report = finishing.apply(audio, rate, request.finish)
+            audio, report = finishing.apply(audio, rate, request.finish, prompt=request.prompt)
             extra["finish"] = request.finish.to_dict()
             extra["finished"] = {"frames": report.frames_out, "loudness_lufs": report.loudness_lufs,
                                  "true_peak_dbtp": report.true_peak_dbtp}
+            if report.tuning is not None:
+                extra["finished"]["tuning"] = report.tuning
+                if report.tuning["skipped"] and report.tuning["target_hz"] is not None:  # a pitch it could not reach
+                    result.warnings.append(f"seed {seed}: not tuned to a pitch: {report.tuning['skipped']}")
         meta = provenance(request, model, seed, score, extra)
         written = write_clip(path, audio, rate, fmt, meta, existing=existing)
         clips.append(Clip(path=written, seed=seed, sample_rate=rate, frames=len(audio),

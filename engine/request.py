@@ -43,7 +43,7 @@ SAMPLER_FIELDS: tuple[str, ...] = tuple(DEFAULT_SAMPLER)
 
 #: Version of the request's stored form (journal rows, presets, OSC and client JSON): ``"schema"``
 #: in :meth:`RenderRequest.to_dict`. Older versions are migrated by :func:`migrate`.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Which fields apply to which mode, in one place. A field that does not apply to a request's mode
 # must keep its default: setting it is refused (it would otherwise be silently ignored).
@@ -104,9 +104,10 @@ class Effect:
 @dataclass(frozen=True)
 class Finish:
     """What is done to a rendered clip at the output rate, before it is written (in this order):
-    trim leading and trailing silence below ``trim_silence_db``, fades, pad ``tail_s`` of room for
-    reverb and delay tails, the ``fx`` chain, then integrated loudness to ``loudness_lufs`` with the
-    true peak held under ``true_peak_dbtp`` by a limiter. Recorded in provenance: a re-render is exact."""
+    tune the sound to ``tune_to``, trim leading and trailing silence below ``trim_silence_db``, fades,
+    pad ``tail_s`` of room for reverb and delay tails, the ``fx`` chain, then integrated loudness to
+    ``loudness_lufs`` with the true peak held under ``true_peak_dbtp`` by a limiter. Recorded in
+    provenance: a re-render is exact."""
 
     fx: tuple[Effect, ...] = ()
     loudness_lufs: float | None = None
@@ -115,6 +116,9 @@ class Finish:
     fade_out_s: float = 0.0
     trim_silence_db: float | None = None
     tail_s: float = 0.0
+    #: Tune the render's fundamental to a pitch (engine/pitch.py): "prompt" (the one pitch the prompt
+    #: names, if it names one), a note name ("A3", "C#4") or a frequency in Hz. None: as rendered.
+    tune_to: str | float | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> "Finish":
@@ -300,8 +304,13 @@ def _v4_to_v5(data: dict[str, Any]) -> dict[str, Any]:
     return dict(data)
 
 
+def _v5_to_v6(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 6 added ``finish.tune_to`` (None: as rendered): version 5 requests are unchanged."""
+    return dict(data)
+
+
 #: ``MIGRATIONS[n]`` turns a version-n dict into a version n+1 dict.
-MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5}
+MIGRATIONS: dict[int, Any] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4, 4: _v4_to_v5, 5: _v5_to_v6}
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
@@ -363,6 +372,13 @@ def _validate_finish(f: Finish) -> None:
         raise InvalidRequest(f"finish.trim_silence_db must be between -120 and -20 dBFS, got {f.trim_silence_db:g}")
     if not 0.0 <= _number(f.tail_s, "finish.tail_s") <= MAX_TAIL_S:
         raise InvalidRequest(f"finish.tail_s must be between 0 and {MAX_TAIL_S:g} s, got {f.tail_s!r}")
+    if f.tune_to is not None:
+        from .pitch import parse_target
+
+        try:
+            parse_target(f.tune_to)
+        except ValueError as exc:
+            raise InvalidRequest(f"finish.{exc}") from None
 
 
 def _validate(r: RenderRequest) -> None:

@@ -79,6 +79,10 @@ def encode_text(model: LoadedModel, texts: list[str]) -> torch.Tensor:
     embedding space the UNet was trained on; the empty text stays as it is, because it is what the
     UNet saw for its dropped conditions (the unconditional input of classifier-free guidance).
     """
+    if model.extra.get("prompt_numbers") == "digits":  # a vocabulary that only saw "440 Hz", "1.5 kHz"
+        from .pitch import frequencies_in_digits
+
+        texts = [frequencies_in_digits(t) for t in texts]
     # Padded to the longest text, not to the tokenizer's maximum (diffusers pads to 77 tokens): the
     # padding is masked out and the embedding is the first token's, so the result is the same
     # (test_parity) while AudioLDM-S's text encoder runs 0.86 s -> about 0.1 s per render.

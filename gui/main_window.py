@@ -6,6 +6,7 @@ engine); everything it learns arrives as events (:class:`gui.service_qt.ServiceS
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -23,7 +24,8 @@ from PyQt6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QCompleter
 
 from engine import catalog
 from engine.errors import BridgeError
-from engine.request import SCHEDULERS, RenderRequest, random_seed
+from engine.pitch import named_pitches
+from engine.request import SCHEDULERS, Finish, RenderRequest, random_seed
 from engine.service import events as ev
 
 from . import theme
@@ -182,6 +184,9 @@ class MainWindow(QMainWindow):
             self.model.addItem(name, name)
         self.fetch = QPushButton("Fetch model…", toolTip="download a hub checkpoint (the only download)")
         self.fetch.clicked.connect(self.fetch_model)
+        self.in_tune = QCheckBox("Tune to the pitch the prompt names", checked=True,
+                                 toolTip='"a sine tone at 440 Hz", "a bell tuned to E4": the render is tuned there '
+                                         "(time-preserving); sounds with no steady pitch stay as rendered")
         self.render_btn = QPushButton("Render", objectName="render", toolTip="Ctrl+Enter")
         self.render_btn.clicked.connect(self.render)
 
@@ -220,6 +225,7 @@ class MainWindow(QMainWindow):
         grid.addWidget(QLabel("Model"), 6, 0)
         grid.addWidget(model_box, 6, 1, 1, 3)
         grid.addWidget(self.render_btn, 6, 4, 1, 2)
+        grid.addWidget(self.in_tune, 7, 1, 1, 3)
         for col in (1, 3, 5):
             grid.setColumnStretch(col, 1)
         prompt_box = QGroupBox("Prompt")
@@ -441,8 +447,12 @@ class MainWindow(QMainWindow):
             sample_format=self.fmt.currentData(), model=self.model.currentData())
         preset = self._presets.get(self.preset.currentData())
         if preset is not None:  # the preset's finish (FX, loudness) and fields the controls do not show
-            return preset.request(**{k: v for k, v in fields.items() if k != "mode"})
-        return RenderRequest(**fields)
+            request = preset.request(**{k: v for k, v in fields.items() if k != "mode"})
+        else:
+            request = RenderRequest(**fields)
+        if self.in_tune.isChecked() and named_pitches(request.prompt):
+            request = request.replace(finish=dataclasses.replace(request.finish or Finish(), tune_to="prompt"))
+        return request
 
     _rendered_once = False
 

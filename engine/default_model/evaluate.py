@@ -109,6 +109,53 @@ def evaluate(render, prompts: list[dict] | None = None, seeds: int = 2, sr: int 
     return report
 
 
+def named_pitch_check(render, prompt_sets: dict[str, list[dict]], seeds: int = 4, sr: int = 16_000) -> dict:
+    """Named pitch as rendered, and after the finishing chain's tuning to the prompt's pitch
+    (``finish.tune_to = "prompt"``, :mod:`engine.pitch`): for every prompt with an ``f0_hz``
+    expectation, the render's error in semitones (None: no pitch found) before and after. Prompts
+    whose pitch is written in words ("four hundred and forty hertz") name none the tuner reads, so
+    they stay as rendered."""
+    from .. import descriptors, pitch
+
+    rows = []
+    for set_name, prompts in prompt_sets.items():
+        for item in prompts:
+            want = item["expect"].get("f0_hz")
+            if want is None:
+                continue
+            target, _ = pitch.prompt_pitch(item["prompt"])
+            for s in range(seeds):
+                wav = render(item["prompt"], s)
+                tuned = wav if target is None else pitch.tune(wav[:, None], sr, target)[0][:, 0]
+
+                def error(x):
+                    f0 = descriptors.fundamental_hz(x, sr)
+                    return None if f0 is None else float(12 * np.log2(f0 / float(want)))
+
+                rows.append({"set": set_name, "prompt": item["prompt"], "seed": s, "parsed_hz": target,
+                             "raw_st": error(wav), "tuned_st": error(tuned)})
+
+    def within(key, tol, set_name):
+        part = [r for r in rows if r["set"] == set_name]
+        return sum(r[key] is not None and abs(r[key]) <= tol for r in part), len(part)
+
+    return {"rows": rows, "summary": {name: {f"{key} within {tol:g}": within(key, tol, name)
+                                             for key in ("raw_st", "tuned_st") for tol in (1.0, 2.0)}
+                                      for name in prompt_sets}}
+
+
+def format_named_pitch(check: dict) -> str:
+    lines = ["named pitch (f0 within 1 / 2 semitones), as rendered and tuned to the prompt's pitch by the "
+             "finishing chain (finish.tune_to = \"prompt\"):"]
+    for name, s in check["summary"].items():
+        parsed = sum(r["parsed_hz"] is not None for r in check["rows"] if r["set"] == name)
+        n = s["raw_st within 1"][1]
+        lines.append(f"  {name}: as rendered {s['raw_st within 1'][0]} / {s['raw_st within 2'][0]} of {n}, "
+                     f"tuned {s['tuned_st within 1'][0]} / {s['tuned_st within 2'][0]} of {n} "
+                     f"(a pitch read from the prompt in {parsed} of {n})")
+    return "\n".join(lines)
+
+
 CHECKABLE = ("f0_hz", "noise_colour", "rhythm", "envelope", "sweep", "texture", "length", "chord")
 
 
@@ -437,6 +484,9 @@ def main(args) -> int:
     print(format_set("unseen-vocabulary set (words no caption template has)", unseen))
     wording = evaluate(render, corpus.unseen_wording_prompts(), seeds=args.seeds)
     print(format_set("unseen-wording set (a user's own sentences)", wording))
+    named = named_pitch_check(render, {"main held-out set": corpus.held_out_prompts(),
+                                       "unseen-wording set": corpus.unseen_wording_prompts()}, seeds=args.seeds)
+    print(format_named_pitch(named))
     ceiling = vocoder_ceiling({"plain Griffin-Lim": plain, "model's vocoder": recorder.inner})
     acc, dist = ceiling["accuracy"], ceiling["mr_stft_distance"]
     print(f"vocoder: the same checks on {ceiling['checks']} corpus attributes pass "
@@ -462,5 +512,5 @@ def main(args) -> int:
                        "unseen_vocabulary": summary(unseen), "unseen_wording": summary(wording),
                        "plain_griffin_lim": {"overall": reference.overall, "by_attribute": reference.by_attribute()},
                        "vocoder_ceiling": ceiling, "duration_fill": {**fill, "by_duration": {str(k): v for k, v in fill["by_duration"].items()}},
-                       "superres": superres}, f, indent=2)
+                       "superres": superres, "named_pitch": named}, f, indent=2)
     return 0

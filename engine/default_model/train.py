@@ -800,6 +800,8 @@ def stage_export(cfg: Config, work: Path, out: Path) -> None:
     (tmp / "model_index.json").write_text(json.dumps(index, indent=2))
     meta = {"name": "AudioLDM Bridge default model", "vocoder": "griffin-lim", "griffin_lim": {"n_iter": 16},
             "max_duration_s": 10.0, "condition": cfg.condition, "sampler": SAMPLER, "training": asdict(cfg),
+            # the captions write every frequency in digits: prompts' "four hundred and forty hertz" too
+            "prompt_numbers": "digits",
             "trained_on": "synthetic corpus (engine/default_model/corpus/), regenerated from the seed"}
     (tmp / "audioldm_bridge.json").write_text(json.dumps(meta, indent=2, default=list))
     if out.exists():  # the model it replaces (an earlier export, or the bundled one) is kept, not lost
