@@ -151,11 +151,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         **common_request_fields(args),
     ))
     if args.tune_to is not None:  # on top of a preset's finishing chain, or a chain of its own
-        import dataclasses
-
-        from .request import Finish
-
-        request = request.replace(finish=dataclasses.replace(request.finish or Finish(), tune_to=args.tune_to))
+        request = request.with_finish(tune_to=args.tune_to)
     return run_render(request, args)
 
 

@@ -225,6 +225,10 @@ class RenderRequest:
         """A validated copy with some fields changed (the request itself is immutable)."""
         return dataclasses.replace(self, **changes)
 
+    def with_finish(self, **changes: Any) -> "RenderRequest":
+        """A validated copy with finishing fields changed, on top of its finish (or a new one)."""
+        return self.replace(finish=dataclasses.replace(self.finish or Finish(), **changes))
+
     def resolved(self, defaults: dict[str, Any]) -> "RenderRequest":
         """This request with unset sampler settings (None) taken from a model's defaults
         (:attr:`engine.loader.LoadedModel.sampler_defaults`); set ones are kept."""

@@ -6,7 +6,6 @@ engine); everything it learns arrives as events (:class:`gui.service_qt.ServiceS
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 import uuid
@@ -25,7 +24,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QCompleter
 from engine import catalog
 from engine.errors import BridgeError
 from engine.pitch import named_pitches
-from engine.request import SCHEDULERS, Finish, RenderRequest, random_seed
+from engine.request import SCHEDULERS, RenderRequest, random_seed
 from engine.service import events as ev
 
 from . import theme
@@ -451,7 +450,7 @@ class MainWindow(QMainWindow):
         else:
             request = RenderRequest(**fields)
         if self.in_tune.isChecked() and named_pitches(request.prompt):
-            request = request.replace(finish=dataclasses.replace(request.finish or Finish(), tune_to="prompt"))
+            request = request.with_finish(tune_to="prompt")
         return request
 
     _rendered_once = False

@@ -27,6 +27,18 @@ def test_generate_writes_a_clip(tiny_model_dir, tmp_path, capsys):
     assert str(out) in capsys.readouterr().out
 
 
+def test_tune_to_is_recorded_and_a_bad_pitch_is_one_clear_line(tiny_model_dir, tmp_path, capsys):
+    from engine.audio_io import read_provenance
+
+    out = tmp_path / "hum.wav"
+    assert main(["generate", "a hum at 110 Hz", "--model", str(tiny_model_dir), "-o", str(out), "--duration", "0.5",
+                 "--steps", "1", "--seed", "1", "--tune-to", "prompt"]) == 0
+    meta = read_provenance(out)
+    assert meta["finish"]["tune_to"] == "prompt" and meta["finished"]["tuning"]["target_hz"] == 110.0
+    assert main(["generate", "x", "--model", str(tiny_model_dir), "--tune-to", "Q#2"]) == 2
+    assert "finish.tune_to 'Q#2' is not a pitch" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args,needle", [
     (["generate", "x", "--duration", "-1"], "duration"),
     (["generate", "x", "--steps", "0"], "steps"),

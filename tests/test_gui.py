@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -19,6 +20,7 @@ pytest.importorskip("pytestqt")
 
 from PyQt6.QtCore import QSettings, Qt, QTimer  # noqa: E402
 
+from engine import descriptors as D  # noqa: E402
 from engine.service import RenderService  # noqa: E402
 from daw_bridge.audition import output_devices  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
@@ -96,6 +98,23 @@ def test_a_result_drags_out_as_a_file_url_that_plays(qtbot, window):
 
 
 @pytest.mark.skipif(not output_devices(), reason="no audio output device (start jackd: .ci/run does)")
+def test_a_named_pitch_is_tuned_by_default_and_the_box_turns_it_off(qtbot, window):
+    window.prompt.setText("a square wave tone tuned to A3, held for a long time")
+    assert window.in_tune.isChecked() and window.build_request().finish.tune_to == "prompt"
+    window.prompt.setText("a deep low kick drum")  # no pitch named: the request is as it always was
+    assert window.build_request().finish is None
+    window.prompt.setText("a sine tone at 440 Hz")
+    window.in_tune.setChecked(False)
+    assert window.build_request().finish is None
+    window.in_tune.setChecked(True)
+    job = render_and_wait(qtbot, window, "a sine tone at 440 Hz", 1.0)
+    assert window.rows[job].text(3) == "done"
+    (clip_path,) = window.service.job(job).outputs
+    audio, rate = sf.read(clip_path)
+    f0 = D.fundamental_hz(audio, rate)
+    assert f0 is not None and abs(12 * np.log2(f0 / 440.0)) < 0.3
+
+
 def test_audition_starts_and_stops(qtbot, window):
     if window.results.count() == 0:
         render_and_wait(qtbot, window, "a closed hi-hat", 0.5)

@@ -199,6 +199,14 @@ def test_arguments_become_one_request_or_a_clear_error(tmp_path):
     kick = A.parse_render("/audioldm/generate", ["k2", "", 0.5, "preset", "kick-deep", "seed", 4], []).request
     assert (kick.prompt, kick.duration_s, kick.seed) == ("a deep low kick drum", 0.5, 4)
     assert kick.finish is not None and kick.finish.loudness_lufs == -10.0
+    # Tuning goes on top of the preset's finishing chain; edits take none and say so.
+    tuned = A.parse_render("/audioldm/generate", ["k6", "", 0.5, "preset", "kick-deep", "tune_to", "A1"], []).request
+    assert tuned.finish.tune_to == "A1" and tuned.finish.loudness_lufs == -10.0
+    assert A.parse_render("/audioldm/generate", ["k7", "a hum", 1.0, "tune_to", 60.0], []).request.finish.tune_to == 60.0
+    with pytest.raises(A.OscError, match="finish.tune_to 'H9' is not a pitch"):
+        A.parse_render("/audioldm/generate", ["k8", "a hum", 1.0, "tune_to", "H9"], [])
+    with pytest.raises(A.OscError, match="finish does not apply to mode upsample"):
+        A.parse_render("/audioldm/upsample", ["u2", str(src), 0.0, 0.0, "tune_to", "A3"], [tmp_path])
     for args, needle in ((["k3", "", 1.0, "preset", "nope"], "unknown preset"),
                          (["k4", "", 1.0, "preset", "restore-upsample"], "send it to /audioldm/upsample")):
         with pytest.raises(A.OscError, match=needle):

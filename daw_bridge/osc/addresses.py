@@ -73,6 +73,12 @@ def _str(value: Any, name: str) -> str:
     return value
 
 
+def _pitch(value: Any, name: str) -> str | float:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise OscError("bad_args", f"{name} must be a note name, \"prompt\" (OSC s) or Hz (OSC f), got {value!r}")
+    return value
+
+
 def job_id_of(args: list, address: str) -> str:
     if not args:
         raise OscError("bad_args", f"{address} needs a job id first (a string you choose, e.g. a GUID)")
@@ -93,6 +99,8 @@ NAMED: dict[str, tuple[str, Callable[[Any, str], Any]]] = {
     "variations": ("variations", _int), "model": ("model", _str), "sample_rate": ("sample_rate", _int),
     "channels": ("channels", _int), "sample_format": ("sample_format", _str), "strength": ("strength", _float),
     "timeline_position_s": ("timeline_position_s", _float), "cutoff": ("cutoff_hz", _float),
+    # finish.tune_to (text-to-audio): "prompt", a note ("A3") or Hz; on top of a preset's finish.
+    "tune_to": ("tune_to", _pitch),
     # A preset (engine/presets.py) the request starts from; everything sent overrides it.
     "preset": ("preset", _str),
     # "spool": also answer in the spool outbox (a DAW script that can send OSC but not receive it: Ardour).
@@ -162,6 +170,7 @@ def parse_render(address: str, args: list, allowed_dirs: Iterable[Path]) -> Subm
         raise OscError("bad_args", f"{address}: {', '.join(clash)} is already given by position")
     fields.update(extra)
     preset_name = fields.pop("preset", None)
+    tune_to = fields.pop("tune_to", None)
     answer = fields.pop("answer", None)
     if answer not in (None, "spool"):
         raise OscError("bad_args", f"{address}: answer must be \"spool\", got {answer!r}")
@@ -180,6 +189,8 @@ def parse_render(address: str, args: list, allowed_dirs: Iterable[Path]) -> Subm
             request = RenderRequest(**fields)
         else:
             request = _from_preset(preset_name, mode, fields, address)
+        if tune_to is not None:
+            request = request.with_finish(tune_to=tune_to)
     except InvalidRequest as exc:
         raise OscError("bad_args", f"{address}: {exc}") from None
     return Submission(job_id, request, answer_spool=answer == "spool")
