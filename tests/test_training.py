@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from engine import loader
 from engine.default_model import train
+from engine.default_model.corpus import augment
 from engine.pipeline import generate_waveforms
 from engine.request import RenderRequest
 
@@ -57,6 +60,40 @@ def test_train_export_load_and_render(tmp_path, capsys):
     assert (work / "unet-audio-32-32" / "config.json").is_file()
 
 
+@pytest.mark.skipif(not (Path(augment.WORDNET_DIR) / "data.adj").is_file(), reason="wordnet-base not installed")
+def test_the_v2_recipe_trains_on_long_clips_crops_and_rewritten_captions(tmp_path, capsys, monkeypatch):
+    """Preset v2's three additions run end to end at a tiny size: 5.12 s clips, sustained crops
+    each encoded on their own, and CLAP batches with captions in other words."""
+    seen_plans, seen_texts = [], []
+    plan = train.batch_plan
+    monkeypatch.setattr(train, "batch_plan", lambda rng: seen_plans.append(plan(rng)) or seen_plans[-1])
+    real_rewriter = train.rewriter
+
+    def spying_rewriter(cfg):
+        aug, forbidden = real_rewriter(cfg)
+        return (None if aug is None else (lambda c, rng: seen_texts.append((c, aug(c, rng))) or seen_texts[-1][1])), forbidden
+
+    monkeypatch.setattr(train, "rewriter", spying_rewriter)
+    work, out = tmp_path / "work", tmp_path / "model"
+    tiny = [a if a != "48" else "64" for a in TINY]  # enough clips for a few sustained ones to crop
+    train.main(["--work", str(work), "--out", str(out), *tiny, "--unet-steps", "12", "--long-clips", "8",
+                "--unet-crops", "yes", "--clap-rewrites", "0.5"])
+    log = capsys.readouterr().out
+    assert "8 clips of 5.12 s" in log and "8 long clips" in log and "sustained clips cropped" in log
+    long = np.load(work / "corpus-long.npz")
+    assert long["mels"].shape == (8, 512, 64) and len(long["captions"]) == 8
+    data = __import__("torch").load(work / "unet_data.pt")
+    assert data["long"]["mean"].shape[-2] == 128 and data["long"]["text"].shape == (8, 128)
+    for width in train.CROP_WIDTHS:
+        assert data["crops"][width]["mean"].shape[-2] == width
+    assert {k for k, _ in seen_plans} == {"short", "long", "crop"}
+    assert any(c != r for c, r in seen_texts)  # captions did reach the CLAP (and the prior) in other words
+    model = loader.load(str(out), device="cpu")
+    wave = generate_waveforms(model, RenderRequest(prompt="a steady hum", duration_s=1.0, steps=2, seed=0,
+                                                   raw=True, model=str(out))).audio[0]
+    assert wave.shape == (16000,) and np.all(np.isfinite(wave))
+
+
 def test_presets_set_defaults_that_explicit_flags_override():
     args, full = train.parse([])
     assert full == train.Config() and args.work.name == "train-default"
@@ -66,6 +103,10 @@ def test_presets_set_defaults_that_explicit_flags_override():
     assert cpu.n_clips == full.n_clips and cpu.seed == full.seed  # the same corpus
     _, mixed = train.parse(["--preset", "cpu-2h", "--unet-steps", "10", "--unet-channels", "32,32"])
     assert (mixed.unet_steps, mixed.unet_channels, mixed.vae_batch) == (10, (32, 32), 8)
+    args, v2 = train.parse(["--preset", "v2"])
+    assert args.work.name == "train-default-v2" and (v2.long_clips, v2.unet_crops, v2.clap_rewrites) == (1500, True, 0.5)
+    assert (full.long_clips, full.unet_crops, full.clap_rewrites) == (0, False, 0.0)  # the bundled recipe as it was
+    assert train.parse(["--preset", "v2", "--unet-crops", "no"])[1].unet_crops is False
 
 
 def test_training_never_writes_into_the_installed_package_unless_asked(tmp_path):

@@ -12,13 +12,17 @@ that folder). Whatever ``--out`` already holds is moved to ``<out>.previous`` fi
 Stages (each saves its result in the work folder and is skipped when that result exists; the long
 ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
 
-1. corpus  synthesise N captioned clips (engine/default_model/corpus/), AudioLDM log-mels
+1. corpus  synthesise N captioned clips (engine/default_model/corpus/), AudioLDM log-mels; with
+           ``--long-clips M`` (preset v2) also M clips of 5.12 s for the UNet
 2. vae     ``AutoencoderKL`` on log-mel crops of 64, 128 and 256 frames (GroupNorm makes short crops
            alone generalise badly to whole clips), L1 + small KL; scaling factor = 1 / latent std
 3. clap    byte-level BPE tokenizer on the training captions (saved in RoBERTa format) +
            ``ClapTextModelWithProjection`` + a CNN audio encoder, contrastive (symmetric InfoNCE) plus
            attribute heads shared by both embeddings (family, noise colour, envelope, rhythm, ...,
-           log-f0; text side only for what the caption says), weight ``--clap-aux``
+           log-f0; text side only for what the caption says), weight ``--clap-aux``; with
+           ``--clap-rewrites P`` (preset v2: 0.5) a share P of each batch's captions in other words
+           (corpus/augment.py: WordNet synonyms, numbers in words, other orders), so wording is
+           learned with the sound instead of tuned afterwards (text_tune)
 3b. prior  text-to-audio prior (:class:`engine.nets.clap_audio.TextToAudioPrior`): a residual MLP
            from a caption's CLAP text embedding to its clip's audio embedding (cosine loss), on each
            clip's caption plus ``--prior-paraphrases`` other wordings of it; applied to prompts at sampling
@@ -30,7 +34,9 @@ ones save a checkpoint every ``--ckpt-every`` steps and resume from it):
            SNR and trailing timesteps, EMA weights, 10 % condition dropout for CFG; conditioned on
            CLAP audio embeddings as the paper (``--condition audio``, default; sampled with text
            embeddings) or on CLAP text embeddings (``--condition text``). Measured on held-out
-           prompts with the same VAE/CLAP: audio 70.4 %, text 66.7 % (108 checks each)
+           prompts with the same VAE/CLAP: audio 70.4 %, text 66.7 % (108 checks each). With
+           ``--unet-crops yes`` and long clips (preset v2), batches are planned as in
+           ``unet_tune``: whole clips, long clips, and 0.5-2 s crops of sustained clips
 5. export  diffusers-format folder (fp16 safetensors) + ``audioldm_bridge.json`` in ``--out``; the
            vocoder is Griffin-Lim on the learned magnitude (``mel_inverter/``), the CLAP audio branch
            goes to ``clap_audio/``, the prior to ``clap_prior/``. The end of the run prints how to
@@ -116,6 +122,13 @@ class Config:
     vocoder_vae_clips: int = 2000  # of those, how many it sees through the VAE (what a render gives it)
     condition: str = "audio"
     cfg_dropout: float = 0.1
+    # Issue 20's material (preset v2; 0 / off in full, the bundled recipe): 5.12 s clips beside the
+    # 2.56 s ones, UNet batches planned as unet_tune's (whole clips, long clips, 0.5-2 s crops of
+    # sustained clips, each encoded on its own), and CLAP captions rewritten (WordNet synonyms,
+    # numbers in words, other orders: corpus/augment.py) in this share of each batch.
+    long_clips: int = 0
+    unet_crops: bool = False
+    clap_rewrites: float = 0.0
     ckpt_every: int = 200
     threads: int = 0
     device: str = "auto"  # cuda / mps when present; the bundled weights: 8.5 min on one H200
@@ -129,10 +142,62 @@ class Config:
 #: model scores 60.2 % on the held-out checks against the bundled one's 90.3 % (docs/default-model.md).
 PRESETS: dict[str, dict] = {
     "full": {},
+    # The whole recipe again on issue 20's material, for a GPU (the UNet stage does about 1.2x the
+    # work of full's: long clips are 15 % of its batches). Not yet run at full size: the CPU tunes
+    # that motivate it are in docs/default-model.md.
+    "v2": dict(long_clips=1500, unet_crops=True, clap_rewrites=0.5),
     "cpu-2h": dict(vae_steps=1000, vae_batch=8, clap_steps=700, clap_batch=64, vocoder_clips=1500,
                    vocoder_vae_clips=500, vocoder_steps=1500, unet_channels=(32, 64, 128), unet_batch=32,
                    unet_steps=3600),
 }
+
+
+#: Crop widths in latent frames (0.52, 1.04, 1.52 and 2.04 s), each VAE-encoded on its own.
+CROP_WIDTHS = (13, 26, 38, 51)
+#: Families whose sound goes on for the whole clip whatever its envelope words (crops keep their facts).
+SUSTAINED_FAMILIES = frozenset({"rain", "wind", "surf", "engine_hum", "mains_hum", "talking", "whisper",
+                                "crowd", "singing"})
+LONG_S = 2 * CLIP_S
+
+
+def sustained(attrs: dict) -> bool:
+    return attrs.get("envelope") == "steady" or attrs.get("family") in SUSTAINED_FAMILIES
+
+
+def batch_plan(rng: np.random.Generator) -> tuple[str, int | None]:
+    """Which clips a UNet step trains on and how wide (latent frames): whole short clips, whole long
+    ones, or one of :data:`CROP_WIDTHS` (0.5-2 s) from the start of sustained clips."""
+    r = rng.random()
+    if r < 0.25:
+        return "short", None
+    if r < 0.40:
+        return "long", None
+    return "crop", int(CROP_WIDTHS[rng.integers(len(CROP_WIDTHS))])
+
+
+def encode_corpus(vae, mels: np.ndarray, dev: torch.device, audio=None) -> dict:
+    """Scaled VAE latent posteriors (``mean``, ``std``, float16, on the CPU) of log-mels, batch by
+    batch, and with an ``audio`` encoder the CLAP audio embeddings of their first 2.56 s."""
+    out = {"mean": [], "std": [], **({"audio": []} if audio is not None else {})}
+    for x in corpus_batches(mels, dev):
+        post = vae.encode(x[:, None]).latent_dist
+        out["mean"].append((post.mean * vae.config.scaling_factor).half().cpu())
+        out["std"].append((post.std * vae.config.scaling_factor).half().cpu())
+        if audio is not None:
+            out["audio"].append(audio(x[:, :CLIP_FRAMES]).float().cpu())
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def encode_crops(vae, mels: np.ndarray, attributes: list[dict], dev: torch.device) -> dict:
+    """The sustained clips (their ``index``) cropped from the start to each of :data:`CROP_WIDTHS`,
+    each crop VAE-encoded on its own: the decoder renders a clip's last latent frames as an end, so
+    the UNet must learn end latents at its right edge (crops cut out of whole-clip latents taught it
+    a spike in the decoded mel's last frames: a click)."""
+    index = torch.tensor([i for i, a in enumerate(attributes) if sustained(a)], dtype=torch.long)
+    crops = {"index": index}
+    for width in CROP_WIDTHS:
+        crops[width] = encode_corpus(vae, mels[index.numpy(), :4 * width], dev)
+    return crops
 
 
 def training_device(name: str) -> torch.device:
@@ -188,6 +253,37 @@ def stage_corpus(cfg: Config, work: Path) -> None:
     os.replace(work / "corpus.tmp.npz", out)
     (work / "corpus.json").write_text(json.dumps(meta))
     log(f"corpus: done in {time.perf_counter() - t0:.0f} s, {len(set(meta['captions']))} distinct captions")
+
+
+def stage_long_corpus(cfg: Config, work: Path) -> None:
+    """``long_clips`` clips of 5.12 s (seeds after the short clips'), for the UNet alone."""
+    from multiprocessing import get_context
+
+    from .corpus import example_seed
+
+    out = work / "corpus-long.npz"
+    if out.exists() or cfg.long_clips <= 0:
+        return
+    t0 = time.perf_counter()
+    jobs = [(example_seed(cfg.seed, cfg.n_clips + i), LONG_S) for i in range(cfg.long_clips)]
+    with get_context("spawn").Pool(max(1, os.cpu_count() or 1)) as pool:
+        items = pool.map(_long_example, jobs, chunksize=64)
+    frames = int(round(LONG_S * 100))
+    mels = np.zeros((len(items), frames, 64), dtype=np.float16)
+    for start in range(0, len(items), 128):
+        batch = torch.from_numpy(np.stack([a for a, _ in items[start:start + 128]]))
+        mels[start:start + len(batch)] = log_mel(batch)[:, :frames].numpy().astype(np.float16)
+    np.savez(work / "corpus-long.tmp.npz", mels=mels, captions=np.array([c for _, c in items]))
+    os.replace(work / "corpus-long.tmp.npz", out)
+    log(f"corpus: {len(items)} clips of {LONG_S:g} s in {time.perf_counter() - t0:.0f} s")
+
+
+def _long_example(job):
+    from .corpus import make_example
+
+    seed, duration = job
+    ex = make_example(seed, duration_s=duration)
+    return ex.audio, ex.caption
 
 
 def load_corpus(work: Path) -> tuple[np.ndarray, dict]:
@@ -417,6 +513,17 @@ def clap_losses(a: torch.Tensor, t: torch.Tensor, ids: torch.Tensor, logit_scale
     return contrastive, aux, logits
 
 
+def rewriter(cfg: Config):
+    """``(augmenter, held-out prompts it must not produce)`` when the recipe rewrites captions, else
+    ``(None, set())``. The augmenter reads WordNet (Debian's wordnet-base; a clear error without it)."""
+    if cfg.clap_rewrites <= 0:
+        return None, set()
+    from .corpus.augment import Augmenter
+    from .corpus.examples import _evaluation_prompts
+
+    return Augmenter(), _evaluation_prompts()
+
+
 def stage_clap(cfg: Config, work: Path) -> None:
     from ..nets.clap_audio import SmallClapAudio
 
@@ -425,7 +532,10 @@ def stage_clap(cfg: Config, work: Path) -> None:
         return
     mels, meta = load_corpus(work)
     captions = meta["captions"]
-    tokenizer = train_bpe_tokenizer(captions, cfg.text_vocab, cfg.text_max_length, min_frequency=2)
+    augment, forbidden = rewriter(cfg)
+    # With rewrites, the tokenizer also learns their words (synonyms, numbers in words) as tokens.
+    extra = [augment(c, np.random.default_rng(cfg.seed + 5 + i)) for i, c in enumerate(captions)] if augment else []
+    tokenizer = train_bpe_tokenizer(captions + extra, cfg.text_vocab, cfg.text_max_length, min_frequency=2)
     torch.manual_seed(cfg.seed + 2)
     rng = np.random.default_rng(cfg.seed + 2)
     dev = training_device(cfg.device)
@@ -453,7 +563,17 @@ def stage_clap(cfg: Config, work: Path) -> None:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg.clap_steps, 5e-4)
         a = audio(x)
-        t = F.normalize(text(tokens.input_ids[idx], attention_mask=tokens.attention_mask[idx]).text_embeds, dim=-1)
+        if augment is None:
+            ids, mask = tokens.input_ids[idx], tokens.attention_mask[idx]
+        else:  # a share of the batch in other words; the caption id (its negatives) stays the same
+            texts = [captions[i] for i in idx]
+            for k in np.flatnonzero(rng.random(len(idx)) < cfg.clap_rewrites):
+                r = augment(texts[k], rng)
+                texts[k] = texts[k] if r.lower() in forbidden else r
+            tok = tokenizer(texts, padding="max_length", max_length=cfg.text_max_length, truncation=True,
+                            return_tensors="pt").to(dev)
+            ids, mask = tok.input_ids, tok.attention_mask
+        t = F.normalize(text(ids, attention_mask=mask).text_embeds, dim=-1)
         i = torch.from_numpy(idx).to(dev)
         loss, aux, logits = clap_losses(a, t, caption_ids[i], logit_scale, heads, tgt, i)
         target = torch.arange(len(idx), device=dev)
@@ -491,14 +611,19 @@ def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.T
     from .corpus import caption_variants, example_seed
 
     out = work / "clap_pairs.pt"
+    key = (cfg.prior_paraphrases, cfg.clap_rewrites > 0)
     if out.exists():
         pairs = torch.load(out)
-        if pairs.get("paraphrases") == cfg.prior_paraphrases:
+        if (pairs.get("paraphrases"), bool(pairs.get("rewrites"))) == key:
             return pairs["text"], pairs["clip"], pairs["audio"]
     mels, meta = load_corpus(work)
     texts, clips = list(meta["captions"]), list(range(len(mels)))
+    augment, forbidden = rewriter(cfg)
     for i in range(len(mels)):
         variants = caption_variants(example_seed(cfg.seed, i), cfg.prior_paraphrases, duration_s=CLIP_S)
+        if augment is not None:  # and the caption in other words, as the CLAP stage saw it
+            r = augment(meta["captions"][i], np.random.default_rng(cfg.seed + 6 + i))
+            variants += [] if r.lower() in forbidden else [r]
         texts += variants
         clips += [i] * len(variants)
     dev = training_device(cfg.device)
@@ -509,7 +634,8 @@ def clap_embedding_pairs(cfg: Config, work: Path) -> tuple[torch.Tensor, torch.T
         text_emb = text_embeds(text, tokenizer, texts).cpu()
         audio_emb = torch.cat([audio(x).cpu() for x in corpus_batches(mels, dev)])
     clip = torch.tensor(clips)
-    torch.save({"text": text_emb, "clip": clip, "audio": audio_emb, "paraphrases": cfg.prior_paraphrases}, out)
+    torch.save({"text": text_emb, "clip": clip, "audio": audio_emb, "paraphrases": cfg.prior_paraphrases,
+                "rewrites": cfg.clap_rewrites > 0}, out)
     return text_emb, clip, audio_emb
 
 
@@ -682,20 +808,27 @@ def prepare_unet_data(cfg: Config, work: Path) -> Path:
     text = ClapTextModelWithProjection.from_pretrained(work / "clap" / "text_encoder").eval().to(dev)
     tokenizer = AutoTokenizer.from_pretrained(work / "clap" / "tokenizer")
     audio = SmallClapAudio.from_pretrained(work / "clap" / "clap_audio").eval().to(dev)
-    means, stds, audio_emb = [], [], []
     with torch.no_grad():
-        for x in corpus_batches(mels, dev):
-            post = vae.encode(x[:, None]).latent_dist
-            means.append((post.mean * vae.config.scaling_factor).cpu())
-            stds.append((post.std * vae.config.scaling_factor).cpu())
-            audio_emb.append(audio(x).cpu())
-        text_emb = text_embeds(text, tokenizer, meta["captions"]).cpu()
-        empty = text_embeds(text, tokenizer, [""])[0].cpu()
-    torch.save({"mean": torch.cat(means).half(), "std": torch.cat(stds).half(), "text": text_emb,
-                "audio": torch.cat(audio_emb), "empty": empty}, out)
-    log(f"unet data: latents {tuple(torch.cat(means).shape)}, text/audio cosine "
-        f"{(text_emb * torch.cat(audio_emb)).sum(-1).mean():.3f}")
+        data = encode_corpus(vae, mels, dev, audio)
+        data["text"] = text_embeds(text, tokenizer, meta["captions"]).cpu()
+        data["empty"] = text_embeds(text, tokenizer, [""])[0].cpu()
+        if (work / "corpus-long.npz").exists() and cfg.long_clips > 0:
+            long = np.load(work / "corpus-long.npz")
+            data["long"] = encode_corpus(vae, long["mels"], dev, audio)
+            data["long"]["text"] = text_embeds(text, tokenizer, [str(c) for c in long["captions"]]).cpu()
+        if cfg.unet_crops:
+            data["crops"] = encode_crops(vae, mels, meta["attributes"], dev)
+    torch.save(data, out)
+    log(f"unet data: latents {tuple(data['mean'].shape)}, text/audio cosine "
+        f"{(data['text'] * data['audio']).sum(-1).mean():.3f}"
+        + (f", {len(data['long']['mean'])} long clips" if "long" in data else "")
+        + (f", {len(data['crops']['index'])} sustained clips cropped to {CROP_WIDTHS} latent frames"
+           if "crops" in data else ""))
     return out
+
+
+def _to(tree, dev: torch.device):
+    return {k: _to(v, dev) for k, v in tree.items()} if isinstance(tree, dict) else tree.to(dev)
 
 
 def stage_unet(cfg: Config, work: Path) -> None:
@@ -705,8 +838,9 @@ def stage_unet(cfg: Config, work: Path) -> None:
     if (final / "config.json").exists():
         return
     dev = training_device(cfg.device)
-    data = {k: v.to(dev) for k, v in torch.load(prepare_unet_data(cfg, work)).items()}
+    data = _to(torch.load(prepare_unet_data(cfg, work)), dev)
     cond_all = data[cfg.condition]
+    planned = cfg.unet_crops or "long" in data  # full (the bundled recipe): whole 2.56 s clips only
     empty = data["empty"]
     sched = DDPMScheduler(**{k: v for k, v in SCHEDULER.items() if k not in ("set_alpha_to_one", "steps_offset")})
     torch.manual_seed(cfg.seed + 3)
@@ -723,9 +857,21 @@ def stage_unet(cfg: Config, work: Path) -> None:
     n = len(cond_all)
     t0, running = time.perf_counter(), []
     while step < cfg.unet_steps:
-        idx = torch.from_numpy(rng.integers(0, n, cfg.unet_batch)).to(dev)
-        z0 = data["mean"][idx].float() + data["std"][idx].float() * torch.randn(cfg.unet_batch, *data["mean"].shape[1:], device=dev)
-        cond = cond_all[idx].clone()
+        kind, width = batch_plan(rng) if planned else ("short", None)
+        if kind == "crop" and ("crops" not in data or not len(data["crops"]["index"])):
+            kind = "short"
+        if kind == "long" and "long" not in data:
+            kind = "short"
+        if kind == "crop":
+            rows = torch.from_numpy(rng.integers(0, len(data["crops"]["index"]), cfg.unet_batch)).to(dev)
+            part, idx, cond = data["crops"][width], rows, cond_all[data["crops"]["index"][rows]].clone()
+        elif kind == "long":
+            idx = torch.from_numpy(rng.integers(0, len(data["long"]["mean"]), cfg.unet_batch)).to(dev)
+            part, cond = data["long"], data["long"][cfg.condition][idx].clone()
+        else:
+            idx = torch.from_numpy(rng.integers(0, n, cfg.unet_batch)).to(dev)
+            part, cond = data, cond_all[idx].clone()
+        z0 = part["mean"][idx].float() + part["std"][idx].float() * torch.randn(cfg.unet_batch, *part["mean"].shape[1:], device=dev)
         drop = torch.from_numpy(rng.random(cfg.unet_batch) < cfg.cfg_dropout).to(dev)
         cond[drop] = empty
         noise = torch.randn_like(z0)
@@ -751,7 +897,7 @@ def stage_unet(cfg: Config, work: Path) -> None:
         if step % cfg.ckpt_every == 0:
             ckpt.save({"unet": unet, "ema": ema}, opt, step)
     publish(ema, final)
-    check_pure_noise_sampling(ema, {k: v.cpu() for k, v in data.items()}, cfg)
+    check_pure_noise_sampling(ema, _to(data, torch.device("cpu")), cfg)
 
 
 @torch.no_grad()
@@ -816,6 +962,14 @@ def stage_export(cfg: Config, work: Path, out: Path) -> None:
 
 # =========================================================================== main
 
+def _yes_no(text: str) -> bool:
+    if text.lower() in ("yes", "true", "1", "on"):
+        return True
+    if text.lower() in ("no", "false", "0", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+
+
 def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, Config]:
     """Command line -> (arguments, config): the preset's settings, then the flags given explicitly."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -827,11 +981,15 @@ def parse(argv: list[str] | None = None) -> tuple[argparse.Namespace, Config]:
     ap.add_argument("--stages", default="corpus,vae,clap,prior,vocoder,unet,export")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="full",
                     help="full: the bundled weights' recipe (GPU: minutes; 2-core CPU: about 16 h); "
-                         "cpu-2h: smaller budgets that finish in about two hours on a 2-core CPU")
+                         "cpu-2h: smaller budgets that finish in about two hours on a 2-core CPU; "
+                         "v2: full on issue 20's material (long clips, sustained crops, caption rewrites)")
     for field, value in asdict(Config()).items():
         if isinstance(value, tuple):
             ap.add_argument(f"--{field.replace('_', '-')}", type=lambda s: tuple(int(v) for v in s.split(",")),
                             default=None, help=f"full: {','.join(map(str, value))}")
+        elif isinstance(value, bool):
+            ap.add_argument(f"--{field.replace('_', '-')}", type=_yes_no, default=None, metavar="yes|no",
+                            help=f"full: {'yes' if value else 'no'}")
         else:
             ap.add_argument(f"--{field.replace('_', '-')}", type=type(value), default=None, help=f"full: {value}")
     args = ap.parse_args(argv)
@@ -896,6 +1054,7 @@ def main(argv: list[str] | None = None) -> None:
         s0 = time.perf_counter()
         if stage == "corpus":
             stage_corpus(cfg, args.work)
+            stage_long_corpus(cfg, args.work)
         elif stage == "vae":
             stage_vae(cfg, args.work)
         elif stage == "clap":

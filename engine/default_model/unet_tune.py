@@ -53,16 +53,11 @@ import torch.nn.functional as F
 
 from .. import paths
 from ..frontend import log_mel
-from .train import (BUILTIN_OUT, CLIP_FRAMES, CLIP_S, SCHEDULER, Checkpoint, corpus_batches, fit_prior, log,
-                    lr_at, output_folder, publish, text_embeds)
+from .train import (BUILTIN_OUT, CLIP_FRAMES, CLIP_S, CROP_WIDTHS, LONG_S, SCHEDULER,
+                    Checkpoint, batch_plan, encode_corpus, encode_crops, fit_prior, log, lr_at, output_folder,
+                    publish, sustained, text_embeds)
 
-LONG_S = 2 * CLIP_S
-#: Crop widths in latent frames (0.52, 1.04, 1.52 and 2.04 s), each VAE-encoded on its own.
-CROP_WIDTHS = (13, 26, 38, 51)
 DATA = "data-v2.pt"  # v2: with separately encoded crops
-#: Families whose sound goes on for the whole clip whatever its envelope words (crops keep their facts).
-SUSTAINED_FAMILIES = frozenset({"rain", "wind", "surf", "engine_hum", "mains_hum", "talking", "whisper",
-                                "crowd", "singing"})
 
 
 def _example(args):
@@ -177,10 +172,6 @@ def encoders_dir(work: Path, model_dir: Path) -> Path:
     return work / "clap" if (work / "clap" / "clap_audio" / "config.json").exists() else model_dir
 
 
-def sustained(attrs: dict) -> bool:
-    return attrs.get("envelope") == "steady" or attrs.get("family") in SUSTAINED_FAMILIES
-
-
 def stage_data(work: Path, model_dir: Path) -> None:
     from diffusers import AutoencoderKL
     from transformers import AutoTokenizer, ClapTextModelWithProjection
@@ -198,35 +189,17 @@ def stage_data(work: Path, model_dir: Path) -> None:
     text = ClapTextModelWithProjection.from_pretrained(enc / "text_encoder").float().eval()
     tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
     data = {}
-
-    def encode(mels: np.ndarray, embed: bool = False) -> dict:
-        """Scaled VAE latent posteriors (mean, std, float16) of log-mels, batch by batch, and with
-        ``embed`` the CLAP audio embeddings of their first 2.56 s from the same batches."""
-        out = {"mean": [], "std": [], **({"audio": []} if embed else {})}
-        for x in corpus_batches(mels, torch.device("cpu")):
-            post = vae.encode(x[:, None]).latent_dist
-            out["mean"].append((post.mean * vae.config.scaling_factor).half())
-            out["std"].append((post.std * vae.config.scaling_factor).half())
-            if embed:
-                out["audio"].append(audio(x[:, :CLIP_FRAMES]))
-        return {k: torch.cat(v) for k, v in out.items()}
-
+    cpu = torch.device("cpu")
     with torch.no_grad():
         for name in ("short", "long"):
             mels = np.load(work / f"mels-{name}.npy")
             if name == "short":
                 mels_short = mels
-            data[name] = {**encode(mels, embed=True),
+            data[name] = {**encode_corpus(vae, mels, cpu, audio),
                           "sustained": torch.tensor([sustained(a) for a in meta[name]["attributes"]])}
             log(f"unet-tune data: {name} latents {tuple(data[name]['mean'].shape)} ({time.perf_counter() - t0:.0f} s)")
-        # Crops are encoded on their own, not cut out of whole-clip latents: the decoder renders a clip's
-        # last latent frames as an end, so the UNet must learn end latents at its right edge (cut-out
-        # interior latents there taught it a spike in the decoded mel's last frames: a click).
-        index = torch.nonzero(data["short"]["sustained"]).flatten()
-        data["crops"] = {"index": index}
-        for width in CROP_WIDTHS:
-            data["crops"][width] = encode(mels_short[index.numpy(), :4 * width])
-        log(f"unet-tune data: {len(index)} sustained clips cropped to {CROP_WIDTHS} latent frames "
+        data["crops"] = encode_crops(vae, mels_short, meta["short"]["attributes"], cpu)
+        log(f"unet-tune data: {len(data['crops']['index'])} sustained clips cropped to {CROP_WIDTHS} latent frames "
             f"({time.perf_counter() - t0:.0f} s)")
         texts, clips = list(meta["short"]["captions"]), list(range(len(meta["short"]["captions"])))
         for i, s in enumerate(meta["short"]["seeds"]):
@@ -250,17 +223,6 @@ def stage_prior(work: Path, model_dir: Path, steps: int, seed: int) -> None:
     fit_prior(prior, data["prior"]["text"], data["prior"]["clip"], data["short"]["audio"], steps, 3e-4, seed,
               torch.device("cpu"), tag="unet-tune prior")
     publish(prior, final)
-
-
-def batch_plan(rng: np.random.Generator) -> tuple[str, int | None]:
-    """Which clips a step trains on and how wide (latent frames): whole short clips, whole long ones,
-    or one of :data:`CROP_WIDTHS` (0.5-2 s) from the start of sustained clips."""
-    r = rng.random()
-    if r < 0.25:
-        return "short", None
-    if r < 0.40:
-        return "long", None
-    return "crop", int(CROP_WIDTHS[rng.integers(len(CROP_WIDTHS))])
 
 
 def stage_unet(work: Path, model_dir: Path, steps: int, batch: int, lr: float, seed: int, ema_decay: float = 0.998,
