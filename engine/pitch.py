@@ -4,12 +4,14 @@ A producer who asks for "a square wave tone tuned to A3" or "a sine tone at 440 
 pitch: a sample 40 cents or three semitones off is unusable against a track. The model follows a
 named pitch only to within a few semitones (docs/default-model.md), so the finishing chain can tune
 the render: ``finish.tune_to`` (``"prompt"``, a note name, or a frequency) measures the sound's
-fundamental (YIN, :func:`engine.descriptors.fundamental_hz`) and shifts it there with pedalboard's
-offline time-preserving pitch shifter (Rubber Band), so the clip keeps its exact length.
+fundamental along its length (YIN, :mod:`engine.descriptors`) and shifts it there with pedalboard's
+offline time-preserving pitch shifter (Rubber Band), following the pitch track where the note
+droops or jumps, so the clip keeps its exact length; then it measures the result again.
 
 Nothing is shifted when there is nothing to tune: a prompt naming no pitch (or two: a sweep "from
 200 Hz to 2 kHz", a chord), a sound with no steady pitch (noise, drums, a chord), a pitch that
-glides (a siren, a sweep), or one more than :data:`MAX_SHIFT_SEMITONES` away; the report says why.
+glides (a siren, a sweep), one more than :data:`MAX_SHIFT_SEMITONES` away, or a result the tracker
+does not read at the target (never worse than as rendered); the report says why.
 """
 
 from __future__ import annotations

@@ -141,6 +141,27 @@ def test_a_recorded_instrument_is_tuned_by_the_interval_asked(tmp_path):
     assert abs(12 * np.log2(report.result_hz / target)) < 0.25
 
 
+def test_a_drooping_note_that_jumps_is_tuned_along_its_length():
+    """The default model's held notes droop and sometimes jump: the correction follows the track."""
+    t = np.arange(int(2.0 * SR)) / SR
+    f = np.where(t < 1.0, 240.0 * 2 ** (-0.5 * t / 12), 262.0)  # droops half a semitone, then jumps up
+    x = (0.5 * np.sin(2 * np.pi * np.cumsum(f) / SR)).astype(np.float32)[:, None]
+    y, report = pitch.tune(x, SR, 220.0)
+    assert report.skipped == "" and report.shift_range[0] < report.shift_range[1] - 1.0
+    for a, b in ((0.2, 0.5), (0.5, 0.8), (1.3, 1.8)):  # each part of it lands on 220 Hz
+        part = y[int(a * SR):int(b * SR)]
+        assert abs(12 * np.log2(peak_hz(part) / 220.0)) < 0.15, (a, peak_hz(part))
+    assert y.shape == x.shape
+
+
+def test_a_result_the_tracker_does_not_read_at_the_target_is_not_kept(monkeypatch):
+    x = sine(233.0)
+    readings = iter([(233.0, ""), (150.0, "")])  # before, then a misread after
+    monkeypatch.setattr(pitch, "measure", lambda audio, sr: next(readings))
+    out, report = pitch.tune(x, SR, 220.0)
+    assert out is x and "measured 150.0 Hz, not 220.0 Hz: left as rendered" in report.skipped
+
+
 def test_nothing_is_shifted_where_there_is_no_steady_pitch_or_it_is_too_far():
     rng = np.random.default_rng(0)
     noise = (0.3 * rng.standard_normal((SR, 1))).astype(np.float32)
