@@ -26,6 +26,7 @@ Per request:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ from . import regions
 from .audio_io import write_clip
 from .dsp import resample_exact
 from .errors import AudioInputError, InvalidRequest
-from .frontend import cutoff_to_mel_bin, log_mel
+from .frontend import cutoff_to_mel_bin, extend_log_mel, log_mel
 from .model import LoadedModel
 from .naming import clip_paths
 from .request import RenderRequest
@@ -75,6 +76,13 @@ class EditOutput:
     warnings: list[str] = field(default_factory=list)
 
 
+#: Where super-resolution starts when the model's ``audioldm_bridge.json`` does not say
+#: (``"upsample_start"``): 0, from noise, as AudioLDM's paper. A fraction f > 0 starts that far into
+#: the steps from the source with its upper band guessed (:func:`engine.frontend.extend_log_mel`),
+#: noised to that step (docs/editing.md has the measurements).
+UPSAMPLE_START = 0.0
+
+
 @dataclass
 class _Job:
     """What the window loop needs to know about a mode."""
@@ -90,6 +98,9 @@ class _Job:
     calibrate_below_hz: float | None = None
     #: ... or against its own rendering of the window's input (style transfer: nothing is kept).
     calibrate_on_reconstruction: bool = False
+    #: Super-resolution started from an estimate: the window's log-mel with its upper band filled in
+    #: (``regions.extend_log_mel``), noised to ``start_index``; the kept bins still come from the source.
+    extend_mel: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 # --------------------------------------------------------------------------- the window loop
@@ -204,6 +215,7 @@ def _run_windows(model: LoadedModel, x16: np.ndarray, job: _Job, *, cond: torch.
         mel = log_mel(torch.from_numpy(padded))[:, :frames]
         z0 = _encode_channels(model, mel, generator)
         _, c, t_lat, f_lat = z0.shape
+        z_start = z0 if job.extend_mel is None else _encode_channels(model, job.extend_mel(mel), generator)
 
         # Mask (1 = keep): source-known frames, the overlap with the previous window, low bins.
         keep = np.zeros((t_lat, f_lat), dtype=bool)
@@ -224,7 +236,7 @@ def _run_windows(model: LoadedModel, x16: np.ndarray, job: _Job, *, cond: torch.
         noise = initial_noise(model, (1, c, t_lat, f_lat), generator).expand(channels, -1, -1, -1)
         if job.start_index > 0:
             t0 = scheduler.timesteps[job.start_index:job.start_index + 1]
-            latents = scheduler.add_noise(z0, noise, t0)
+            latents = scheduler.add_noise(z_start, noise, t0)
         else:
             latents = noise * scheduler.init_noise_sigma
         known_noise = None
@@ -437,6 +449,12 @@ def upsample(model: LoadedModel, region: regions.Region, request: RenderRequest,
                    latent_bins=f_lat)
     window, overlap = _window_samples(model, window_s, overlap_s)
     job = _Job(keep_bins=keep_bins, calibrate_below_hz=0.9 * cutoff)
+    start = float(model.extra.get("upsample_start", UPSAMPLE_START))
+    if start > 0:
+        job = dataclasses.replace(job, extend_mel=functools.partial(extend_log_mel, cutoff_hz=cutoff),
+                                  start_index=min(request.steps - 1, int(round(request.steps * start))))
+    details.update(started_from="the source with its upper band guessed" if start > 0 else "noise",
+                   start_step=job.start_index)
     y16, windows = _run_windows(model, _to_model_rate(model, x, sr), job, cond=cond, request=request,
                                 seed=seed, window=window, overlap=overlap, progress=progress,
                                 cancel=cancel, times=times, preview_every=preview_every)

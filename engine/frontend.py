@@ -9,6 +9,7 @@ this differs, so it lives in one place and is tested against an independent comp
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import torch
@@ -90,3 +91,35 @@ def cutoff_to_mel_bin(cutoff_hz: float) -> int:
     """Index of the first mel bin whose centre lies at or above ``cutoff_hz``."""
     centres = mel_bin_centres_hz()
     return int(np.searchsorted(centres, cutoff_hz, side="left"))
+
+
+def extend_log_mel(mel: torch.Tensor, cutoff_hz: float, floor: float = math.log(1e-5)) -> torch.Tensor:
+    """A first guess of the band above ``cutoff_hz`` of (..., T, 64) log-mels: each bin above takes
+    the bin an octave (or two, three) below it inside the top octave of the kept band, frame by frame
+    (so the band follows the syllables and notes below), lowered by the spectral tilt of the kept
+    band extrapolated (a least-squares line through its time-averaged log-mel against log2
+    frequency, over cutoff/4..cutoff, clamped to 0..-20 dB per octave). Bins below stay as they are.
+    The super-resolution mode noises this guess part way and lets the model finish it."""
+    centres = torch.as_tensor(mel_bin_centres_hz(), dtype=mel.dtype, device=mel.device)
+    octave = torch.log2(centres.clamp(min=1.0))
+    first = cutoff_to_mel_bin(cutoff_hz)
+    fit = (centres >= cutoff_hz / 4) & (centres < cutoff_hz)
+    if first >= mel.shape[-1] or int(fit.sum()) < 3:
+        return mel.clone()
+    xo = octave[fit] - octave[fit].mean()
+    db = math.log(10.0) / 20.0  # log-mel is ln(amplitude): 1 dB = ln(10)/20
+    profile = mel.reshape(-1, mel.shape[-2], mel.shape[-1]).mean(dim=(0, 1))[fit]
+    slope = float((xo * (profile - profile.mean())).sum() / (xo * xo).sum())
+    slope = min(0.0, max(slope, -20.0 * db))
+    out = mel.clone()
+    kept = octave[:first]
+    top = math.log2(cutoff_hz)
+    for b in range(first, mel.shape[-1]):
+        k = max(1, math.ceil(float(octave[b]) - top))
+        src = float(octave[b]) - k  # inside the kept band's top octave
+        j = int(torch.searchsorted(kept, torch.tensor(src, dtype=kept.dtype)).clamp(1, first - 1))
+        w = float((src - kept[j - 1]) / (kept[j] - kept[j - 1]).clamp(min=1e-6))
+        w = min(max(w, 0.0), 1.0)
+        value = (1 - w) * mel[..., j - 1] + w * mel[..., j] + slope * k
+        out[..., b] = torch.maximum(value, torch.full_like(value, floor))
+    return out
