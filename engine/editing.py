@@ -99,7 +99,7 @@ class _Job:
     #: ... or against its own rendering of the window's input (style transfer: nothing is kept).
     calibrate_on_reconstruction: bool = False
     #: Super-resolution started from an estimate: the window's log-mel with its upper band filled in
-    #: (``regions.extend_log_mel``), noised to ``start_index``; the kept bins still come from the source.
+    #: (``frontend.extend_log_mel``), noised to ``start_index``; the kept bins still come from the source.
     extend_mel: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 

@@ -397,6 +397,7 @@ class MainWindow(QMainWindow):
             if i >= 0:
                 self.device.setCurrentIndex(i)
         self.autoplay.setChecked(str(self.settings.value("autoplay", "true")).lower() != "false")
+        self.in_tune.setChecked(str(self.settings.value("in_tune", "true")).lower() != "false")
 
     def save_settings(self) -> None:
         s = self.settings
@@ -408,6 +409,7 @@ class MainWindow(QMainWindow):
         s.setValue("model", self.model.currentData())
         s.setValue("device", self.device.currentText())
         s.setValue("autoplay", "true" if self.autoplay.isChecked() else "false")
+        s.setValue("in_tune", "true" if self.in_tune.isChecked() else "false")
         s.setValue("history", json.dumps(self.prompt.history))
         s.sync()
 

@@ -208,10 +208,12 @@ def test_settings_are_restored(qtbot, service, tmp_path):
     first.rate.setCurrentIndex(first.rate.findData(96_000))
     first.fmt.setCurrentIndex(first.fmt.findData("float32"))
     first.prompt.remember("thunder right overhead")
+    first.in_tune.setChecked(False)
     first.close()
     second = MainWindow(service, own_service=True, settings=QSettings(str(tmp_path / "s.ini"),
                                                                       QSettings.Format.IniFormat))
     qtbot.addWidget(second)
     assert second.rate.currentData() == 96_000 and second.fmt.currentData() == "float32"
+    assert not second.in_tune.isChecked()
     assert "thunder right overhead" in second.prompt.history
     second.close()
