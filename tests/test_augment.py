@@ -97,6 +97,7 @@ def test_text_tune_writes_a_model_that_differs_only_in_its_text_encoder(tmp_path
     (out / "mine.txt").write_text("an earlier export")
     record = text_tune.tune(paths.default_model_dir(), out, steps=3, batch=8, clips=20, variants=1)
     assert record["steps"] == 3 and record["captions"] >= 20 and record["synonym_words"] > 80
+    assert record["number_rewrites"] == 0.0  # the bundled model reads numbers in words as digits
     assert (tmp_path / "tuned.previous" / "mine.txt").is_file()  # what was there is kept, not lost
     meta = json.loads((out / "audioldm_bridge.json").read_text())
     assert meta["text_tune"]["steps"] == 3 and meta["sampler"]

@@ -56,7 +56,8 @@ def training_captions(seed: int, clips: int, variants: int) -> list[str]:
 
 def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: int = 12000, variants: int = 2,
          seed: int = 20261201, keep_weight: float = 2.0, lr: float = 3e-4,
-         prior_weight: float = 2.0, mix: float = 1.0, pitch_weight: float = 1.0) -> dict:
+         prior_weight: float = 2.0, mix: float = 1.0, pitch_weight: float = 1.0,
+         number_rewrites: float | None = None) -> dict:
     from transformers import AutoTokenizer, ClapTextModelWithProjection
 
     from .corpus.augment import Augmenter
@@ -66,7 +67,9 @@ def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: 
     training_seed = int(meta.get("training", {}).get("seed", 20261125))
     t0 = time.perf_counter()
     captions = training_captions(training_seed, clips, variants)
-    augment = Augmenter()
+    if number_rewrites is None:  # a model that reads "four hundred and forty hertz" as "440 Hz" never
+        number_rewrites = 0.0 if meta.get("prompt_numbers") == "digits" else 0.5  # hears numbers in words
+    augment = Augmenter(p_numbers=number_rewrites)
     log(f"text-tune: {len(captions)} captions, {len(augment.synonyms)} words with WordNet synonyms "
         f"({time.perf_counter() - t0:.0f} s)")
     tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
@@ -141,6 +144,7 @@ def tune(model_dir: Path, out: Path, steps: int = 3000, batch: int = 64, clips: 
     record = {"steps": steps, "batch": batch, "mix": mix, "pitch_weight": pitch_weight, "clips": clips,
               "variants": variants, "seed": seed,
               "keep_weight": keep_weight, "lr": lr, "prior_weight": prior_weight if prior is not None else 0.0,
+              "number_rewrites": number_rewrites,
               "captions": len(captions),
               "synonym_words": len(augment.synonyms),
               "final_rewrite_cosine": float(1 - np.mean([h[0] for h in history[-100:]])),
@@ -192,6 +196,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="how much more captions that name a pitch (Hz, kHz, a note) weigh")
     ap.add_argument("--mix", type=float, default=1.0,
                     help="how far the written encoder goes from the original towards the tuned one (0-1)")
+    ap.add_argument("--number-rewrites", type=float, default=None,
+                    help="share of rewrites with numbers in words (default: 0 for a model that reads them as "
+                         "digits, \"prompt_numbers\": \"digits\"; else 0.5)")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args(argv)
     if not 0.0 < args.mix <= 1.0:
@@ -209,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
                          "replace the bundled weights on purpose")
     try:
         record = tune(model_dir, out, args.steps, args.batch, args.clips, args.variants, args.seed,
-                      args.keep_weight, args.lr, args.prior_weight, args.mix, args.pitch_weight)
+                      args.keep_weight, args.lr, args.prior_weight, args.mix, args.pitch_weight,
+                      args.number_rewrites)
     except WordNetMissing as exc:
         raise SystemExit(str(exc)) from None
     log(f"text-tune finished in {record['minutes']:.1f} min")
