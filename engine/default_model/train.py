@@ -142,9 +142,9 @@ class Config:
 #: model scores 60.2 % on the held-out checks against the bundled one's 90.3 % (docs/default-model.md).
 PRESETS: dict[str, dict] = {
     "full": {},
-    # The whole recipe again on issue 20's material, for a GPU (the UNet stage does about 1.2x the
-    # work of full's: long clips are 15 % of its batches). Not yet run at full size: the CPU tunes
-    # that motivate it are in docs/default-model.md.
+    # The whole recipe again on issue 20's material, for a GPU (a UNet step does about 0.85x the work
+    # of full's: 15 % of the batches are twice as wide, 60 % are crops half as wide on average). Not
+    # yet run at full size: the CPU tunes that motivate it are in docs/default-model.md.
     "v2": dict(long_clips=1500, unet_crops=True, clap_rewrites=0.5),
     "cpu-2h": dict(vae_steps=1000, vae_batch=8, clap_steps=700, clap_batch=64, vocoder_clips=1500,
                    vocoder_vae_clips=500, vocoder_steps=1500, unet_channels=(32, 64, 128), unet_batch=32,
