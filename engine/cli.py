@@ -151,6 +151,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         **common_request_fields(args),
     ))
     if args.tune_to is not None:  # on top of a preset's finishing chain, or a chain of its own
+        if request.raw:
+            raise BridgeError("--tune-to tunes the finished clip; a --raw render is the model's waveform "
+                              "untouched: leave out one of them")
         request = request.with_finish(tune_to=args.tune_to)
     return run_render(request, args)
 

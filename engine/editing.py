@@ -449,11 +449,12 @@ def upsample(model: LoadedModel, region: regions.Region, request: RenderRequest,
                    latent_bins=f_lat)
     window, overlap = _window_samples(model, window_s, overlap_s)
     job = _Job(keep_bins=keep_bins, calibrate_below_hz=0.9 * cutoff)
-    start = float(model.extra.get("upsample_start", UPSAMPLE_START))
-    if start > 0:
+    start_index = min(request.steps - 1, int(round(request.steps * float(model.extra.get("upsample_start",
+                                                                                      UPSAMPLE_START)))))
+    if start_index > 0:  # (a 1-step render has no step to start at: from noise)
         job = dataclasses.replace(job, extend_mel=functools.partial(extend_log_mel, cutoff_hz=cutoff),
-                                  start_index=min(request.steps - 1, int(round(request.steps * start))))
-    details.update(started_from="the source with its upper band guessed" if start > 0 else "noise",
+                                  start_index=start_index)
+    details.update(started_from="the source with its upper band guessed" if job.start_index > 0 else "noise",
                    start_step=job.start_index)
     y16, windows = _run_windows(model, _to_model_rate(model, x, sr), job, cond=cond, request=request,
                                 seed=seed, window=window, overlap=overlap, progress=progress,

@@ -104,7 +104,7 @@ def extend_log_mel(mel: torch.Tensor, cutoff_hz: float, floor: float = math.log(
     octave = torch.log2(centres.clamp(min=1.0))
     first = cutoff_to_mel_bin(cutoff_hz)
     fit = (centres >= cutoff_hz / 4) & (centres < cutoff_hz)
-    if first >= mel.shape[-1] or int(fit.sum()) < 3:
+    if first >= mel.shape[-1] or int(fit.sum()) < 3 or mel.shape[-2] == 0:
         return mel.clone()
     xo = octave[fit] - octave[fit].mean()
     db = math.log(10.0) / 20.0  # log-mel is ln(amplitude): 1 dB = ln(10)/20

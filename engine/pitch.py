@@ -28,8 +28,13 @@ _SEMITONE = {"C": -9, "D": -7, "E": -5, "F": -4, "G": -2, "A": 0, "B": 2}
 _ACCIDENTAL = {"": 0, "#": 1, "♯": 1, "sharp": 1, "b": -1, "♭": -1, "flat": -1}
 #: "A3", "C#4", "Bb2", "F sharp 3", "E flat2": an upper-case letter, an accidental, an octave -1..9.
 _NOTE = re.compile(r"(?<![\w#♯♭])([A-G])(#|♯|b|♭|\s+sharp\s*|\s+flat\s*)?(-1|\d)(?!\w|\.\d)")
-#: "440 Hz", "440hz", "1.5 kHz", "2 kilohertz", "55 hertz".
-_FREQ = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(khz|kilohertz|hz|hertz)\b", re.IGNORECASE)
+#: A note name without an accidental sign ("B2", "C4", "F sharp 3") is only a note after one of these
+#: words ("tuned to A3", "the note G3", "an E4", "bass on A1"): "a B2 bomber", "C4 explosive", "A4
+#: paper" and "A sharp 2 second hit" are not notes.
+_NOTE_CUES = frozenset({"to", "at", "on", "in", "an", "of", "note", "pitch", "key", "tuned", "pitched", "playing",
+                        "plays", "sings", "singing", "hum", "hums", "humming"})
+#: "440 Hz", "440hz", "440-Hz", "1.5 kHz", "1,000 Hz", "2 kilohertz", "55 hertz".
+_FREQ = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\s*-?\s*(khz|kilohertz|hz|hertz)\b", re.IGNORECASE)
 #: Numbers written in words, up to the thousands ("four hundred and forty", "one point five").
 _UNITS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
                                      "fourteen fifteen sixteen seventeen eighteen nineteen".split())}
@@ -39,8 +44,11 @@ _WORDS_FREQ = re.compile(rf"\b((?:(?:{_NUMBER_WORD})[\s-]+)+)(kilohertz|hertz|kh
 #: Words that say the sound has more than one pitch, or a moving one: nothing to tune to.
 _MANY_PITCHES = re.compile(r"\b(chords?|arpeggio\w*|sweep\w*|glid\w*|sliding|slides?|risers?)\b", re.IGNORECASE)
 
-#: Pitches the finishing chain tunes to (a piano's range and a little more).
-MIN_HZ, MAX_HZ = 20.0, 8000.0
+#: Pitches the finishing chain tunes to: the range its pitch tracker reads (YIN,
+#: :data:`engine.descriptors.F0_MIN_HZ` .. ``F0_MAX_HZ``); outside it a result could not be checked.
+MIN_HZ, MAX_HZ = 30.0, 5000.0
+#: A tuned sound must read within this of its target, or it is left as rendered.
+LANDED_SEMITONES = 1.0
 #: The largest correction applied; the model is rarely further off than this, and a bigger shift
 #: changes a sound's character (formants, attack) more than a producer expects of "tuning".
 MAX_SHIFT_SEMITONES = 12.0
@@ -108,13 +116,15 @@ def words_to_number(text: str) -> float | None:
 def named_pitches(prompt: str) -> list[float]:
     """Every pitch a prompt names, in Hz, in order: note names, and frequencies in digits or in
     words ("four hundred and forty hertz", "one kilohertz")."""
-    found = []
     prompt = frequencies_in_digits(prompt)
     found = []
     for m in _NOTE.finditer(prompt):
-        found.append((m.start(), note_hz(m.group(0))))
+        sign = (m.group(2) or "").strip() in ("#", "♯", "b", "♭")
+        before = re.findall(r"[\w']+", prompt[:m.start()].lower())
+        if sign or (before and before[-1] in _NOTE_CUES):
+            found.append((m.start(), note_hz(m.group(0))))
     for m in _FREQ.finditer(prompt):
-        value = float(m.group(1)) * (1000.0 if m.group(2).lower() in ("khz", "kilohertz") else 1.0)
+        value = float(m.group(1).replace(",", "")) * (1000.0 if m.group(2).lower() in ("khz", "kilohertz") else 1.0)
         found.append((m.start(), value))
     return [hz for _, hz in sorted(found)]
 
@@ -148,7 +158,8 @@ def prompt_pitch(prompt: str) -> tuple[float | None, str]:
     pitches = named_pitches(prompt)
     if not pitches:
         return None, "the prompt names no pitch (a note such as A3, or a frequency such as 440 Hz)"
-    if len({round(p, 3) for p in pitches}) > 1 or _MANY_PITCHES.search(prompt):
+    apart = max(abs(12.0 * math.log2(p / pitches[0])) for p in pitches if p > 0) if all(p > 0 for p in pitches) else 99
+    if apart > 0.5 or _MANY_PITCHES.search(prompt):  # "C4 (261.63 Hz)" names one pitch twice
         return None, "the prompt asks for more than one pitch or a moving one (a chord, a sweep)"
     if not MIN_HZ <= pitches[0] <= MAX_HZ:
         return None, f"the prompt's pitch {pitches[0]:g} Hz is outside {MIN_HZ:g}-{MAX_HZ:g} Hz"
@@ -312,8 +323,13 @@ def tune(audio: np.ndarray, sr: int, target_hz: float) -> tuple[np.ndarray, Tuni
     steady = np.ptp(per_frame) < STEADY_RANGE_SEMITONES
     out = shift(x, sr, float(np.median(per_frame)) if steady else np.interp(np.arange(len(x)) / sr, times, per_frame))
     out = out[:, 0] if np.asarray(audio).ndim == 1 else out
+    # A shift moves partials against each other: a square wave at -1 dBFS came back peaking at
+    # +5 dBFS. The peak is held where it was (the level the chain was given, normalised or not).
+    peak_in, peak_out = float(np.abs(x).max()), float(np.abs(out).max())
+    if peak_out > peak_in > 0:
+        out = out * np.float32(peak_in / peak_out)
     after, _ = measure(out, sr, target_hz)
-    if after is None or abs(12.0 * math.log2(after / target_hz)) > max(1.0, abs(median_shift)):
+    if after is None or abs(12.0 * math.log2(after / target_hz)) > LANDED_SEMITONES:
         # It did not land (a sound whose pitch the tracker misreads): never worse than as rendered.
         return audio, Tuning(target_hz, measured, skipped=f"the tuned sound measured "
                              f"{'no pitch' if after is None else f'{after:.1f} Hz'}, not {target_hz:.1f} Hz: "

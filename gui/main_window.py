@@ -451,7 +451,8 @@ class MainWindow(QMainWindow):
             request = preset.request(**{k: v for k, v in fields.items() if k != "mode"})
         else:
             request = RenderRequest(**fields)
-        if self.in_tune.isChecked() and named_pitches(request.prompt):
+        if (self.in_tune.isChecked() and named_pitches(request.prompt) and not request.raw
+                and (request.finish is None or request.finish.tune_to is None)):  # a preset's own pitch wins
             request = request.with_finish(tune_to="prompt")
         return request
 

@@ -37,6 +37,8 @@ def test_tune_to_is_recorded_and_a_bad_pitch_is_one_clear_line(tiny_model_dir, t
     assert meta["finish"]["tune_to"] == "prompt" and meta["finished"]["tuning"]["target_hz"] == 110.0
     assert main(["generate", "x", "--model", str(tiny_model_dir), "--tune-to", "Q#2"]) == 2
     assert "finish.tune_to 'Q#2' is not a pitch" in capsys.readouterr().err
+    assert main(["generate", "x", "--model", str(tiny_model_dir), "--tune-to", "A3", "--raw"]) == 2
+    assert "--tune-to tunes the finished clip" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -22,8 +22,13 @@ TINY = ["--n-clips", "48", "--vae-steps", "2", "--vae-batch", "4", "--clap-steps
         "--ckpt-every", "1", "--device", "cpu"]
 
 
-def test_train_export_load_and_render(tmp_path, capsys):
+def test_train_export_load_and_render(tmp_path, capsys, monkeypatch):
     work, out = tmp_path / "work", tmp_path / "model"
+
+    def never(*_):
+        raise AssertionError("the full recipe drew a v2 batch plan")
+
+    monkeypatch.setattr(train, "batch_plan", never)  # full stays the bundled recipe: same random streams
     train.main(["--work", str(work), "--out", str(out), *TINY])
     log = capsys.readouterr().out
     for stage in ("corpus", "vae", "clap", "prior", "vocoder", "unet", "export"):

@@ -112,9 +112,7 @@ def evaluate(render, prompts: list[dict] | None = None, seeds: int = 2, sr: int 
 def named_pitch_check(render, prompt_sets: dict[str, list[dict]], seeds: int = 4, sr: int = 16_000) -> dict:
     """Named pitch as rendered, and after the finishing chain's tuning to the prompt's pitch
     (``finish.tune_to = "prompt"``, :mod:`engine.pitch`): for every prompt with an ``f0_hz``
-    expectation, the render's error in semitones (None: no pitch found) before and after. Prompts
-    whose pitch is written in words ("four hundred and forty hertz") name none the tuner reads, so
-    they stay as rendered."""
+    expectation, the render's error in semitones (None: no pitch found) before and after."""
     from .. import descriptors, pitch
 
     rows = []

@@ -185,6 +185,11 @@ def encode_corpus(vae, mels: np.ndarray, dev: torch.device, audio=None) -> dict:
         out["std"].append((post.std * vae.config.scaling_factor).half().cpu())
         if audio is not None:
             out["audio"].append(audio(x[:, :CLIP_FRAMES]).float().cpu())
+    if not out["mean"]:  # no clips (a tiny corpus with no sustained clip to crop)
+        f = 2 ** (len(vae.config.block_out_channels) - 1)
+        shape = (0, vae.config.latent_channels, mels.shape[1] // f, mels.shape[2] // f)
+        return {"mean": torch.zeros(shape, dtype=torch.float16), "std": torch.zeros(shape, dtype=torch.float16),
+                **({"audio": torch.zeros(0, 1)} if audio is not None else {})}
     return {k: torch.cat(v) for k, v in out.items()}
 
 
@@ -521,7 +526,8 @@ def rewriter(cfg: Config):
     from .corpus.augment import Augmenter
     from .corpus.examples import _evaluation_prompts
 
-    return Augmenter(), _evaluation_prompts()
+    # No numbers in words: an exported model reads them as digits ("prompt_numbers": "digits").
+    return Augmenter(p_numbers=0.0), _evaluation_prompts()
 
 
 def stage_clap(cfg: Config, work: Path) -> None:
@@ -535,6 +541,7 @@ def stage_clap(cfg: Config, work: Path) -> None:
     augment, forbidden = rewriter(cfg)
     # With rewrites, the tokenizer also learns their words (synonyms, numbers in words) as tokens.
     extra = [augment(c, np.random.default_rng(cfg.seed + 5 + i)) for i, c in enumerate(captions)] if augment else []
+    extra = [r for r in extra if r.lower() not in forbidden]  # held-out prompts never reach the tokenizer
     tokenizer = train_bpe_tokenizer(captions + extra, cfg.text_vocab, cfg.text_max_length, min_frequency=2)
     torch.manual_seed(cfg.seed + 2)
     rng = np.random.default_rng(cfg.seed + 2)
