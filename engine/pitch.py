@@ -113,6 +113,10 @@ def words_to_number(text: str) -> float | None:
     return float(total + current)
 
 
+def _hz(number: float, unit: str) -> float:
+    return number * (1000.0 if unit.lower() in ("khz", "kilohertz") else 1.0)
+
+
 def named_pitches(prompt: str) -> list[float]:
     """Every pitch a prompt names, in Hz, in order: note names, and frequencies in digits or in
     words ("four hundred and forty hertz", "one kilohertz")."""
@@ -124,8 +128,7 @@ def named_pitches(prompt: str) -> list[float]:
         if sign or (before and before[-1] in _NOTE_CUES):
             found.append((m.start(), note_hz(m.group(0))))
     for m in _FREQ.finditer(prompt):
-        value = float(m.group(1).replace(",", "")) * (1000.0 if m.group(2).lower() in ("khz", "kilohertz") else 1.0)
-        found.append((m.start(), value))
+        found.append((m.start(), _hz(float(m.group(1).replace(",", "")), m.group(2))))
     return [hz for _, hz in sorted(found)]
 
 
@@ -147,8 +150,7 @@ def frequencies_in_digits(text: str) -> str:
         value = words_to_number(" ".join(words))
         if value is None:
             return m.group(0)
-        hz = value * (1000.0 if m.group(2).lower() in ("khz", "kilohertz") else 1.0)
-        return " ".join([*lead, digits_hz(hz)])
+        return " ".join([*lead, digits_hz(_hz(value, m.group(2)))])
 
     return _WORDS_FREQ.sub(digits, text)
 
@@ -158,11 +160,12 @@ def prompt_pitch(prompt: str) -> tuple[float | None, str]:
     pitches = named_pitches(prompt)
     if not pitches:
         return None, "the prompt names no pitch (a note such as A3, or a frequency such as 440 Hz)"
-    apart = max(abs(12.0 * math.log2(p / pitches[0])) for p in pitches if p > 0) if all(p > 0 for p in pitches) else 99
-    if apart > 0.5 or _MANY_PITCHES.search(prompt):  # "C4 (261.63 Hz)" names one pitch twice
+    outside = [p for p in pitches if not MIN_HZ <= p <= MAX_HZ]
+    if outside:
+        return None, f"the prompt's pitch {outside[0]:g} Hz is outside {MIN_HZ:g}-{MAX_HZ:g} Hz"
+    # One pitch may be named twice ("C4 (261.63 Hz)"); two apart, or a moving one, is not one note.
+    if max(abs(12.0 * math.log2(p / pitches[0])) for p in pitches) > 0.5 or _MANY_PITCHES.search(prompt):
         return None, "the prompt asks for more than one pitch or a moving one (a chord, a sweep)"
-    if not MIN_HZ <= pitches[0] <= MAX_HZ:
-        return None, f"the prompt's pitch {pitches[0]:g} Hz is outside {MIN_HZ:g}-{MAX_HZ:g} Hz"
     return pitches[0], ""
 
 
@@ -179,9 +182,10 @@ def parse_target(value) -> float | str:
         text = value.strip()
         if text.lower() == "prompt":
             return "prompt"
-        freqs = _FREQ.fullmatch(text)
+        freq = _FREQ.fullmatch(text)
         try:
-            hz = named_pitches(text)[0] if freqs else (float(text) if _is_number(text) else note_hz(text))
+            hz = (_hz(float(freq.group(1).replace(",", "")), freq.group(2)) if freq
+                  else float(text) if _is_number(text) else note_hz(text))
         except ValueError:
             raise ValueError(f"tune_to {value!r} is not a pitch; {accepted}") from None
     else:

@@ -199,3 +199,27 @@ def test_the_duration_fill_check_sees_a_render_that_stops_early(model, monkeypat
     stopped = evaluate.duration_fill_check(model, seeds=2, prompts=("a rumble",), durations=(2.0,))
     assert [round(r["fill"], 1) for r in stopped["rows"]] == [0.5, 0.5] and stopped["passed"] == 0
     assert stopped["by_duration"] == {2.0: (0, 2)} and "2 s 0/2" in evaluate.format_fill(stopped)
+
+
+def test_the_named_pitch_check_reuses_the_evaluations_renders_and_tunes_them(model):
+    """eval-default's named-pitch line: the renders the main evaluation already made are measured as
+    rendered and tuned to the prompt's pitch, none rendered twice; an unpitched prompt has no row."""
+    from engine.default_model import evaluate
+
+    calls = []
+
+    def render(prompt, seed):
+        calls.append(prompt)
+        req = RenderRequest(prompt=prompt, duration_s=2.56, seed=1000 + seed, raw=True)
+        return generate_waveforms(model, req).audio[0]
+
+    prompts = [{"prompt": "a metallic bell tuned to C6", "expect": {"f0_hz": 1046.5}, "family": "bell"},
+               {"prompt": "a short beep at 880 Hz", "expect": {"f0_hz": 880.0}, "family": "beep"},
+               {"prompt": "constant white noise static", "expect": {"noise_colour": "white"}, "family": "white_noise"}]
+    report = evaluate.evaluate(render, prompts, seeds=1)
+    assert len(calls) == 3 and set(p for p, _ in report.pitched) == {prompts[0]["prompt"], prompts[1]["prompt"]}
+    check = evaluate.named_pitch_check(render, {"set": prompts}, seeds=1, rendered=report.pitched)
+    assert len(calls) == 3 and len(check["rows"]) == 2  # nothing rendered again
+    summary = check["summary"]["set"]
+    assert summary["tuned_st within 1"][0] == 2 and summary["tuned_st within 1"][0] >= summary["raw_st within 1"][0]
+    assert "tuned 2 / 2 of 2" in evaluate.format_named_pitch(check)

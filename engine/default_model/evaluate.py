@@ -32,6 +32,8 @@ class Report:
     checks: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     render_s_per_clip: float = 0.0
+    #: The renders of prompts that name a pitch, by (prompt, seed), for :func:`named_pitch_check`.
+    pitched: dict = field(default_factory=dict)
 
     def _acc(self, key) -> dict[str, tuple[int, int]]:
         table: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -83,6 +85,8 @@ def evaluate(render, prompts: list[dict] | None = None, seeds: int = 2, sr: int 
         for s in range(seeds):
             audio[(item["prompt"], s)] = render(item["prompt"], s)
     report.render_s_per_clip = (time.perf_counter() - t0) / max(1, len(audio))
+    named = {item["prompt"] for item in prompts if "f0_hz" in item["expect"]}
+    report.pitched = {key: wav for key, wav in audio.items() if key[0] in named}
     for item in prompts:
         absolute = {k: v for k, v in item["expect"].items() if k not in RELATIVE}
         for s in range(seeds):
@@ -109,10 +113,13 @@ def evaluate(render, prompts: list[dict] | None = None, seeds: int = 2, sr: int 
     return report
 
 
-def named_pitch_check(render, prompt_sets: dict[str, list[dict]], seeds: int = 4, sr: int = 16_000) -> dict:
+def named_pitch_check(render, prompt_sets: dict[str, list[dict]], seeds: int = 4, sr: int = 16_000,
+                      rendered: dict | None = None) -> dict:
     """Named pitch as rendered, and after the finishing chain's tuning to the prompt's pitch
     (``finish.tune_to = "prompt"``, :mod:`engine.pitch`): for every prompt with an ``f0_hz``
-    expectation, the render's error in semitones (None: no pitch found) before and after."""
+    expectation, the render's error in semitones (None: no pitch found) before and after.
+    ``rendered``: renders already made, by (prompt, seed) (:attr:`Report.pitched`); others are rendered."""
+    rendered = rendered or {}
     from .. import descriptors, pitch
 
     rows = []
@@ -123,7 +130,7 @@ def named_pitch_check(render, prompt_sets: dict[str, list[dict]], seeds: int = 4
                 continue
             target, _ = pitch.prompt_pitch(item["prompt"])
             for s in range(seeds):
-                wav = render(item["prompt"], s)
+                wav = rendered[(item["prompt"], s)] if (item["prompt"], s) in rendered else render(item["prompt"], s)
                 tuned = wav if target is None else pitch.tune(wav[:, None], sr, target)[0][:, 0]
 
                 def error(x):
@@ -483,7 +490,8 @@ def main(args) -> int:
     wording = evaluate(render, corpus.unseen_wording_prompts(), seeds=args.seeds)
     print(format_set("unseen-wording set (a user's own sentences)", wording))
     named = named_pitch_check(render, {"main held-out set": corpus.held_out_prompts(),
-                                       "unseen-wording set": corpus.unseen_wording_prompts()}, seeds=args.seeds)
+                                       "unseen-wording set": corpus.unseen_wording_prompts()}, seeds=args.seeds,
+                              rendered={**report.pitched, **wording.pitched})  # not rendered again
     print(format_named_pitch(named))
     ceiling = vocoder_ceiling({"plain Griffin-Lim": plain, "model's vocoder": recorder.inner})
     acc, dist = ceiling["accuracy"], ceiling["mr_stft_distance"]
