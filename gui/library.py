@@ -38,8 +38,20 @@ class ClipInfo:
                 f"{m.get('steps')} steps" if m.get("steps") else None,
                 f"guidance {m.get('guidance_scale'):g}" if m.get("guidance_scale") is not None else None,
                 m.get("model"), f"{m.get('sample_rate')} Hz" if m.get("sample_rate") else None,
-                m.get("sample_format")]
+                m.get("sample_format"), self.tuning()]
         return ", ".join(str(b) for b in bits if b)
+
+    def tuning(self) -> str | None:
+        """What the finishing chain's tuning did, in a few words ("tuned to A3 from +1.9 st")."""
+        from engine.pitch import note_name
+
+        t = (self.meta.get("finished") or {}).get("tuning") or {}
+        if not t.get("target_hz"):
+            return None
+        if t.get("skipped"):
+            return "not tuned"
+        shift = t.get("shift_semitones") or 0.0
+        return f"tuned to {note_name(t['target_hz'])}" + (f" from {-shift:+.1f} st" if abs(shift) >= 0.05 else "")
 
     def matches(self, text: str) -> bool:
         text = text.strip().lower()

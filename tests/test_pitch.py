@@ -257,3 +257,18 @@ def test_the_built_in_model_reads_frequencies_written_in_words_as_digits():
     model.extra.pop("prompt_numbers")
     words, digits = encode_text(model, ["a sine wave at four hundred and forty hertz", "a sine wave at 440 Hz"])
     assert not torch.allclose(words, digits, atol=1e-3)  # the flag is what made them the same
+
+
+def test_the_results_list_says_how_a_clip_was_tuned(tmp_path):
+    """The workstation's result line (gui/library.py, Qt-free) names the note a clip was tuned to and
+    how far off it was rendered; an untuned clip says nothing, one the tuner left says so."""
+    from gui.library import ClipInfo
+
+    tuned = ClipInfo(tmp_path / "a.wav", {"seed": 1, "finished": {"tuning": {
+        "target_hz": 220.0, "measured_hz": 246.0, "shift_semitones": -1.93, "skipped": ""}}})
+    assert tuned.summary().endswith("tuned to A3 from +1.9 st")
+    left = ClipInfo(tmp_path / "b.wav", {"seed": 2, "finished": {"tuning": {"target_hz": 440.0, "skipped": "no pitch"}}})
+    assert left.summary().endswith("not tuned")
+    assert "tun" not in ClipInfo(tmp_path / "c.wav", {"seed": 3}).summary()
+    no_pitch = ClipInfo(tmp_path / "d.wav", {"seed": 4, "finished": {"tuning": {"target_hz": None, "skipped": "names no pitch"}}})
+    assert "tun" not in no_pitch.summary()
